@@ -1,0 +1,27 @@
+import { LEDGER_KEYS } from './keys.js';
+
+/**
+ * Table definitions in one neutral shape: the CDK construct turns them into `dynamodb.Table`s and the local
+ * runtime into `CreateTable` calls on DynamoDB Local, so both create the same keys, streams and indexes.
+ */
+export interface TableDefinition {
+  /** Logical id in CDK; table name prefix locally. */
+  id: string;
+  partitionKey: string;
+  sortKey: string;
+  /** Whether the table has a stream of new images (the ledger does; consumers build on it). */
+  stream: boolean;
+  ttlAttribute?: string;
+  globalSecondaryIndexes?: ReadonlyArray<{ indexName: string; partitionKey: string; sortKey: string }>;
+}
+
+export const LEDGER_TABLE: TableDefinition = {
+  id: 'Ledger',
+  partitionKey: LEDGER_KEYS.partitionKey,
+  sortKey: LEDGER_KEYS.sortKey,
+  stream: true,
+  ttlAttribute: LEDGER_KEYS.ttlAttribute,
+};
+
+/** Every table of the system. Projection tables are added here as they are defined. */
+export const TABLES: readonly TableDefinition[] = [LEDGER_TABLE];
