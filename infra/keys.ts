@@ -15,6 +15,8 @@ export const ITEM_KINDS = {
   event: 'event',
   head: 'head',
   idempotency: 'idempotency',
+  /** A record that a side effect (an SNS warning) was done for one event, so redelivery does not repeat it. */
+  delivery: 'delivery',
 } as const;
 
 export const accountPartition = (accountId: string): string => `ACCOUNT#${accountId}`;
@@ -24,3 +26,20 @@ export const eventSortKey = (version: number): string => `EVENT#${String(version
 export const EVENT_SORT_PREFIX = 'EVENT#';
 export const HEAD_SORT_KEY = 'HEAD';
 export const idempotencySortKey = (key: string): string => `IDEMPOTENCY#${key}`;
+export const deliverySortKey = (channel: string, version: number): string => `DELIVERY#${channel}#${String(version).padStart(10, '0')}`;
+
+/** Environment variable names the functions read and the infrastructure sets: one list, no drift. */
+export const ENV = {
+  ledgerTable: 'LEDGER_TABLE_NAME',
+  projectionsTable: 'PROJECTIONS_TABLE_NAME',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  alertsTopicArn: 'ALERTS_TOPIC_ARN',
+  scheduleGroup: 'SCHEDULE_GROUP_NAME',
+  rollOverFunctionArn: 'ROLL_OVER_FUNCTION_ARN',
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  schedulesDlqArn: 'SCHEDULES_DLQ_ARN',
+  /** Comma-separated IAM role ARNs (or role names) whose callers act as finance; other IAM callers are services. */
+  financePrincipals: 'FINANCE_PRINCIPAL_ARNS',
+  /** The JWT claim that holds a customer's account id. */
+  customerAccountClaim: 'CUSTOMER_ACCOUNT_CLAIM',
+} as const;
