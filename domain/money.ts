@@ -14,11 +14,13 @@ export const MAX_CREDITS = 1_000_000_000;
 /**
  * Converts a JSON credits number to millicredits, or returns undefined when it has more than three decimals.
  * `mc / 1000` is the double nearest to the decimal with three places, so it equals the parsed input exactly
- * when, and only when, the input had at most three decimals.
+ * when, and only when, the input had at most three decimals. Beyond 2^53 mc the test proves nothing (the
+ * decimals were lost when the number was parsed), so such amounts are refused rather than stored inexactly.
  */
 export function creditsToMillicredits(credits: number): Millicredits | undefined {
   if (!Number.isFinite(credits)) return undefined;
   const mc = Math.round(credits * MILLICREDITS_PER_CREDIT);
+  if (!Number.isSafeInteger(mc)) return undefined;
   return mc / MILLICREDITS_PER_CREDIT === credits ? mc : undefined;
 }
 
