@@ -12,6 +12,12 @@ export interface Charge {
 /** Largest quantity one usage record may carry; keeps every product exact and far from overflow. */
 export const MAX_QUANTITY = 1_000_000_000;
 
+function requireQuantity(quantity: number, field: string): void {
+  if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
+    throw new InvalidUsageError(`The quantity must be a whole number from 0 to ${MAX_QUANTITY}.`, field);
+  }
+}
+
 /**
  * Prices one usage record: `ceil(quantity × rate / per)` millicredits, rounded up once per record.
  * Token features charge on input + output tokens and pick their rate by `model`; unit features (images) by
@@ -35,6 +41,9 @@ export function priceUsage(catalog: Catalog, usage: UsageInput): Charge {
     if (usage.inputTokens === undefined && usage.outputTokens === undefined) {
       throw new InvalidUsageError(`"${usage.feature}" usage needs inputTokens or outputTokens.`, 'inputTokens');
     }
+    // Each part is checked on its own: a negative or fractional part could otherwise hide in a whole total.
+    requireQuantity(usage.inputTokens ?? 0, 'inputTokens');
+    requireQuantity(usage.outputTokens ?? 0, 'outputTokens');
     quantity = (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
   } else {
     if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
@@ -42,9 +51,7 @@ export function priceUsage(catalog: Catalog, usage: UsageInput): Charge {
     }
     quantity = usage.units ?? 1;
   }
-  if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
-    throw new InvalidUsageError(`The quantity must be a whole number from 0 to ${MAX_QUANTITY}.`, byTokens ? 'inputTokens' : 'units');
-  }
+  requireQuantity(quantity, byTokens ? 'inputTokens' : 'units');
   const amount = Number(ceilDiv(BigInt(quantity) * BigInt(rate.millicredits), BigInt(rate.per)));
   return { amount, quantity, rate };
 }
