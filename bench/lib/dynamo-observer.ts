@@ -1,0 +1,240 @@
+import { itemSize, readUnits, writeUnits } from './item-size.js';
+
+/**
+ * A client middleware that watches every DynamoDB request a client sends: how many of each command, the capacity
+ * DynamoDB reports (`ReturnConsumedCapacity: TOTAL` is set on each request), the capacity the items' sizes imply
+ * by AWS's rules (a cross-check, and the only figure where DynamoDB Local reports none), and transactions
+ * cancelled by a failed condition, told apart by the item that failed: the head or an event (a version
+ * conflict, retried by the command path) or an idempotency record (a duplicate request).
+ *
+ * It works on the low-level client and on a document client built from it: both share one middleware stack.
+ */
+export interface IoCounters {
+  requests: Record<string, number>;
+  failedRequests: Record<string, number>;
+  /** Transactions cancelled because the head's or an event's condition failed: optimistic-concurrency conflicts. */
+  versionConflicts: number;
+  /** Transactions cancelled because an idempotency record already existed. */
+  idempotencyCollisions: number;
+  /** Other conditional failures (single-item conditional writes). */
+  conditionalFailures: number;
+  /** Capacity units DynamoDB reported in `ConsumedCapacity`. */
+  reported: { readUnits: number; writeUnits: number; responsesWithCapacity: number };
+  /** Capacity units the request and returned items imply by AWS's sizing rules. */
+  estimated: { readUnits: number; writeUnits: number };
+  itemsWritten: number;
+  bytesWritten: number;
+}
+
+export const emptyCounters = (): IoCounters => ({
+  requests: {},
+  failedRequests: {},
+  versionConflicts: 0,
+  idempotencyCollisions: 0,
+  conditionalFailures: 0,
+  reported: { readUnits: 0, writeUnits: 0, responsesWithCapacity: 0 },
+  estimated: { readUnits: 0, writeUnits: 0 },
+  itemsWritten: 0,
+  bytesWritten: 0,
+});
+
+export function diffCounters(after: IoCounters, before: IoCounters): IoCounters {
+  const sub = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]).filter(([, v]) => v !== 0));
+  return {
+    requests: sub(after.requests, before.requests),
+    failedRequests: sub(after.failedRequests, before.failedRequests),
+    versionConflicts: after.versionConflicts - before.versionConflicts,
+    idempotencyCollisions: after.idempotencyCollisions - before.idempotencyCollisions,
+    conditionalFailures: after.conditionalFailures - before.conditionalFailures,
+    reported: {
+      readUnits: after.reported.readUnits - before.reported.readUnits,
+      writeUnits: after.reported.writeUnits - before.reported.writeUnits,
+      responsesWithCapacity: after.reported.responsesWithCapacity - before.reported.responsesWithCapacity,
+    },
+    estimated: {
+      readUnits: after.estimated.readUnits - before.estimated.readUnits,
+      writeUnits: after.estimated.writeUnits - before.estimated.writeUnits,
+    },
+    itemsWritten: after.itemsWritten - before.itemsWritten,
+    bytesWritten: after.bytesWritten - before.bytesWritten,
+  };
+}
+
+const CAPACITY_COMMANDS = new Set([
+  'GetItemCommand',
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'QueryCommand',
+  'ScanCommand',
+  'BatchGetItemCommand',
+  'BatchWriteItemCommand',
+  'TransactGetItemsCommand',
+  'TransactWriteItemsCommand',
+]);
+
+type Item = Record<string, unknown>;
+type Input = Record<string, any>;
+
+/** The sort key of an item or key, in either wire or plain form. */
+function sortKeyOf(item: Item | undefined): string | undefined {
+  const sk = item?.['sk'];
+  if (typeof sk === 'string') return sk;
+  if (sk !== null && typeof sk === 'object' && typeof (sk as { S?: unknown }).S === 'string') return (sk as { S: string }).S;
+  return undefined;
+}
+
+function transactItemKey(action: Input): Item | undefined {
+  return action['Put']?.Item ?? action['Update']?.Key ?? action['Delete']?.Key ?? action['ConditionCheck']?.Key;
+}
+
+const WRITE_COMMANDS = /Put|Update|Delete|Write/;
+
+/** Adds what a response's `ConsumedCapacity` says; a response with only a total counts it as the command's kind. */
+function sumCapacity(counters: IoCounters, command: string, consumed: unknown): void {
+  const list = Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed];
+  for (const c of list as Array<{ CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number }>) {
+    counters.reported.responsesWithCapacity += 1;
+    if (c.ReadCapacityUnits === undefined && c.WriteCapacityUnits === undefined) {
+      if (WRITE_COMMANDS.test(command)) counters.reported.writeUnits += c.CapacityUnits ?? 0;
+      else counters.reported.readUnits += c.CapacityUnits ?? 0;
+    } else {
+      counters.reported.readUnits += c.ReadCapacityUnits ?? 0;
+      counters.reported.writeUnits += c.WriteCapacityUnits ?? 0;
+    }
+  }
+}
+
+function estimateWrite(counters: IoCounters, command: string, input: Input): void {
+  const put = (item: Item | undefined, transactional: boolean): void => {
+    if (item === undefined) return;
+    const size = itemSize(item);
+    counters.itemsWritten += 1;
+    counters.bytesWritten += size;
+    counters.estimated.writeUnits += writeUnits(size, transactional);
+  };
+  switch (command) {
+    case 'PutItemCommand':
+      put(input['Item'], false);
+      break;
+    case 'UpdateItemCommand':
+    case 'DeleteItemCommand':
+      // debt: the stored item's size is unknown here; assume it fits in 1 KB (true of every item this ledger writes).
+      counters.itemsWritten += 1;
+      counters.estimated.writeUnits += 1;
+      break;
+    case 'BatchWriteItemCommand':
+      for (const requests of Object.values((input['RequestItems'] ?? {}) as Record<string, Input[]>)) {
+        for (const r of requests) {
+          if (r['PutRequest']) put(r['PutRequest'].Item, false);
+          else {
+            counters.itemsWritten += 1;
+            counters.estimated.writeUnits += 1;
+          }
+        }
+      }
+      break;
+    case 'TransactWriteItemsCommand':
+      for (const action of (input['TransactItems'] ?? []) as Input[]) {
+        if (action['Put']) put(action['Put'].Item, true);
+        else if (action['ConditionCheck']) counters.estimated.writeUnits += 2;
+        else {
+          counters.itemsWritten += 1;
+          counters.estimated.writeUnits += 2;
+        }
+      }
+      break;
+  }
+}
+
+function estimateRead(counters: IoCounters, command: string, input: Input, output: Input): void {
+  const consistent = input['ConsistentRead'] === true;
+  switch (command) {
+    case 'GetItemCommand':
+      counters.estimated.readUnits += readUnits(output['Item'] ? itemSize(output['Item']) : 0, consistent);
+      break;
+    case 'QueryCommand':
+    case 'ScanCommand': {
+      const bytes = ((output['Items'] ?? []) as Item[]).reduce((a, i) => a + itemSize(i), 0);
+      counters.estimated.readUnits += readUnits(bytes, consistent);
+      break;
+    }
+    case 'BatchGetItemCommand':
+      for (const items of Object.values((output['Responses'] ?? {}) as Record<string, Item[]>)) {
+        for (const i of items) counters.estimated.readUnits += readUnits(itemSize(i), true);
+      }
+      break;
+    case 'TransactGetItemsCommand':
+      for (const r of (output['Responses'] ?? []) as Array<{ Item?: Item }>) {
+        counters.estimated.readUnits += readUnits(r.Item ? itemSize(r.Item) : 0, true, true);
+      }
+      break;
+  }
+}
+
+export interface DynamoObserver {
+  readonly counters: IoCounters;
+  /** A copy of the counters now, to diff against later. */
+  snapshot(): IoCounters;
+  reset(): void;
+}
+
+interface StackOwner {
+  middlewareStack: { add: (mw: any, options: any) => void; remove?: (name: string) => boolean };
+}
+
+const MIDDLEWARE_NAME = 'benchDynamoObserver';
+
+/** Attaches the observer to a client (idempotent: attaching twice replaces the first). */
+export function observeDynamo(client: StackOwner): DynamoObserver {
+  let counters = emptyCounters();
+  const middleware =
+    (next: (args: { input: Input }) => Promise<{ output: Input }>, context: { commandName?: string }) =>
+    async (args: { input: Input }) => {
+      const command = context.commandName ?? 'Unknown';
+      counters.requests[command] = (counters.requests[command] ?? 0) + 1;
+      if (CAPACITY_COMMANDS.has(command)) args.input['ReturnConsumedCapacity'] = 'TOTAL';
+      try {
+        const result = await next(args);
+        const output = result.output ?? {};
+        sumCapacity(counters, command, output['ConsumedCapacity']);
+        estimateWrite(counters, command, args.input);
+        estimateRead(counters, command, args.input, output);
+        return result;
+      } catch (error) {
+        counters.failedRequests[command] = (counters.failedRequests[command] ?? 0) + 1;
+        classifyFailure(counters, command, args.input, error);
+        throw error;
+      }
+    };
+  client.middlewareStack.remove?.(MIDDLEWARE_NAME);
+  client.middlewareStack.add(middleware, { step: 'initialize', priority: 'low', name: MIDDLEWARE_NAME, override: true });
+  return {
+    get counters() {
+      return counters;
+    },
+    snapshot: () => structuredClone(counters),
+    reset: () => {
+      counters = emptyCounters();
+    },
+  };
+}
+
+function classifyFailure(counters: IoCounters, command: string, input: Input, error: unknown): void {
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'ConditionalCheckFailedException') {
+    counters.conditionalFailures += 1;
+    return;
+  }
+  if (name !== 'TransactionCanceledException' || command !== 'TransactWriteItemsCommand') return;
+  const reasons = ((error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? []) as Array<{ Code?: string }>;
+  const actions = (input['TransactItems'] ?? []) as Input[];
+  const failedKeys = reasons
+    .map((r, i) => (r.Code === 'ConditionalCheckFailed' ? sortKeyOf(transactItemKey(actions[i] ?? {})) : undefined))
+    .filter((sk): sk is string => sk !== undefined);
+  if (failedKeys.length === 0) return;
+  if (failedKeys.some((sk) => sk === 'HEAD' || sk.startsWith('EVENT#'))) counters.versionConflicts += 1;
+  else if (failedKeys.some((sk) => sk.startsWith('IDEMPOTENCY#'))) counters.idempotencyCollisions += 1;
+  else counters.conditionalFailures += 1;
+}
