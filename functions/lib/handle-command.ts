@@ -1,0 +1,331 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DomainError, execute, fold, type AccountState, type Command, type LedgerEvent } from '../../domain/index.js';
+import { HEAD_SORT_KEY, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
+import { clock } from './clock.js';
+import { ledgerTableName } from './config.js';
+import { documentClient } from './dynamo.js';
+import { ApiError, ConcurrencyConflictError, IdempotencyKeyReusedError } from './errors.js';
+import { MAX_TRANSACTION_ITEMS, VersionConflictError, appendEvents, headItemToState, headKey } from './event-store.js';
+import {
+  idempotencyExpiresAt,
+  idempotencyItem,
+  itemToIdempotencyRecord,
+  type Idempotency,
+  type IdempotencyRecord,
+  type StoredResponse,
+} from './idempotency.js';
+
+export type { Idempotency, StoredResponse } from './idempotency.js';
+
+/**
+ * The command path (emmett's recipe on DynamoDB): load → decide → append with the expected version.
+ * 1. One read: a consistent GetItem of the head, or, with an idempotency key, one consistent BatchGetItem of the
+ *    head and the key's record (one round trip).
+ * 2. A stored record for the key is the answer: the same request hash replays its response, another hash is
+ *    refused (422 idempotency_key_reused).
+ * 3. The domain decides; a DomainError propagates and nothing is written (a refusal is not stored, so the same
+ *    request may be retried with its key once the account can pay).
+ * 4. One TransactWriteItems: the events, the head at the new version (guarded by the version read in 1) and the
+ *    idempotency record (guarded by attribute_not_exists). A failed guard means someone else wrote first: reload
+ *    and decide again, with full-jitter backoff, at most MAX_CONFLICT_RETRIES times.
+ */
+
+/**
+ * Retries after the first attempt. A conflict means another command on the same account committed in between, so
+ * every retry makes progress for someone; with full-jitter exponential backoff (base 10 ms, cap 250 ms) ten
+ * retries spread a burst of about fifty concurrent writes to one account (far beyond what one customer's services
+ * send) over roughly a second, and the worst case waits about 1.6 s in total, well inside API Gateway's 30 s.
+ * After that the caller gets 409 concurrent_update and may retry with the same key.
+ */
+export const MAX_CONFLICT_RETRIES = 10;
+const BACKOFF_BASE_MS = 10;
+const BACKOFF_CAP_MS = 250;
+
+/** BatchGetItem reads at most 100 keys per call. */
+const MAX_BATCH_GET_KEYS = 100;
+
+/**
+ * Rollovers due for more than this many events (an account idle for about thirty months) are written on their own
+ * first, so the command's own transaction stays within DynamoDB's 100 items.
+ */
+const ROLLOVER_CATCH_UP_EVENTS = MAX_TRANSACTION_ITEMS - 10;
+
+export interface CommandResult {
+  response: StoredResponse;
+  /** True when the response is the stored answer to an earlier request with the same key. */
+  replayed: boolean;
+}
+
+export interface CommandOutcome {
+  /** The events appended (none when the command changed nothing). */
+  events: LedgerEvent[];
+  /** The account's state after them. */
+  state: AccountState;
+  now: Date;
+}
+
+export interface CommandInput {
+  accountId: string;
+  idempotency?: Idempotency;
+  /** Builds the command at `now`, read from the one clock (functions/lib/clock.ts) at each attempt. */
+  command: (now: Date) => Command;
+  /** The response to send and to store for the key. */
+  respond: (outcome: CommandOutcome) => StoredResponse;
+}
+
+export async function handleCommand(input: CommandInput): Promise<CommandResult> {
+  const { accountId, idempotency } = input;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const loaded = await loadForCommand(accountId, idempotency === undefined ? [] : [idempotency.key]);
+      if (idempotency !== undefined) {
+        const stored = loaded.records.get(idempotency.key);
+        if (stored !== undefined) return replay(stored, idempotency);
+      }
+      const now = clock.now();
+      if (await caughtUpRollovers(loaded.state, now)) continue;
+
+      const command = commandFor(accountId, input.command, now);
+      const { events, state } = execute(command, loaded.state);
+      const response = input.respond({ events, state, now });
+      const extraItems = idempotency === undefined ? [] : [recordItem(accountId, idempotency, response, state.version, now)];
+      await appendEvents({ accountId, expectedVersion: loaded.state.version, events, state, extraItems });
+      return { response, replayed: false };
+    } catch (error) {
+      await afterConflict(error, accountId, attempt);
+    }
+  }
+}
+
+export interface BatchRecord {
+  idempotency: Idempotency;
+  command: (now: Date) => Command;
+  respond: (outcome: CommandOutcome) => StoredResponse;
+}
+
+/** A record's result: its response, or why it was refused (a business rule, or its key reused for another request). */
+export type BatchResult = CommandResult | { error: DomainError | ApiError };
+
+/**
+ * One account's records, decided in order against one state: a refused record gets its error and the others go
+ * on. The appends are written atomically, in one transaction when they fit DynamoDB's 100 items, otherwise in
+ * several cut at record boundaries, each guarded by the head version. If the process stops between two of them,
+ * what was written stays written with its idempotency records: sending the batch again with the same keys
+ * replays those records and applies the rest.
+ */
+export async function handleCommandBatch(accountId: string, records: readonly BatchRecord[]): Promise<BatchResult[]> {
+  const keys = [...new Set(records.map((r) => r.idempotency.key))];
+  /** Keys this call committed in an earlier chunk of an attempt that then conflicted: theirs are not replays. */
+  const committedHere = new Set<string>();
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const results = await attemptBatch(accountId, records, keys, committedHere);
+      if (results !== undefined) return results;
+    } catch (error) {
+      await afterConflict(error, accountId, attempt);
+    }
+  }
+}
+
+/** One attempt of a batch; undefined when idle rollovers were written first and the batch must be decided again. */
+async function attemptBatch(
+  accountId: string,
+  records: readonly BatchRecord[],
+  keys: readonly string[],
+  committedHere: Set<string>,
+): Promise<BatchResult[] | undefined> {
+  const loaded = await loadForCommand(accountId, keys);
+  const now = clock.now();
+  if (await caughtUpRollovers(loaded.state, now)) return undefined;
+
+  const results: BatchResult[] = [];
+  const answered = new Map<string, { requestHash: string; response: StoredResponse; here: boolean }>();
+  for (const [key, { requestHash, response }] of loaded.records) answered.set(key, { requestHash, response, here: committedHere.has(key) });
+  const pending: PendingRecord[] = [];
+  let state = loaded.state;
+
+  for (const record of records) {
+    const { key, requestHash } = record.idempotency;
+    const earlier = answered.get(key);
+    if (earlier !== undefined) {
+      // The key was answered before (stored) or earlier in this batch: the same request gets that answer.
+      results.push(
+        earlier.requestHash === requestHash ? { response: earlier.response, replayed: !earlier.here } : { error: new IdempotencyKeyReusedError(key) },
+      );
+      continue;
+    }
+    try {
+      const decided = execute(commandFor(accountId, record.command, now), state);
+      const response = record.respond({ events: decided.events, state: decided.state, now });
+      state = decided.state;
+      pending.push({ key, events: decided.events, state, item: recordItem(accountId, record.idempotency, response, state.version, now) });
+      answered.set(key, { requestHash, response, here: true });
+      results.push({ response, replayed: false });
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      results.push({ error });
+    }
+  }
+
+  let expectedVersion = loaded.state.version;
+  for (const chunk of chunkAtRecordBoundaries(pending)) {
+    const last = chunk[chunk.length - 1]!;
+    await appendEvents({
+      accountId,
+      expectedVersion,
+      events: chunk.flatMap((p) => p.events),
+      state: last.state,
+      extraItems: chunk.map((p) => p.item),
+    });
+    for (const p of chunk) committedHere.add(p.key);
+    expectedVersion = last.state.version;
+  }
+  return results;
+}
+
+interface PendingRecord {
+  key: string;
+  events: LedgerEvent[];
+  /** The state after this record. */
+  state: AccountState;
+  item: Record<string, unknown>;
+}
+
+/** Groups records so that each group's events, idempotency records and the head fit one transaction. */
+export function chunkAtRecordBoundaries<T extends { events: readonly unknown[] }>(records: readonly T[]): T[][] {
+  const capacity = MAX_TRANSACTION_ITEMS - 1; // the head (or its condition check) is one item of every transaction
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const record of records) {
+    const items = record.events.length + 1;
+    if (items > capacity) throw new RangeError(`one record needs ${items} items; a transaction holds ${capacity} besides the head`);
+    if (size + items > capacity) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(record);
+    size += items;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function commandFor(accountId: string, build: (now: Date) => Command, now: Date): Command {
+  const command = build(now);
+  if (command.accountId !== accountId) {
+    throw new Error(`a command for account "${command.accountId}" was handled as account "${accountId}"`);
+  }
+  return command;
+}
+
+function replay(stored: IdempotencyRecord, idempotency: Idempotency): CommandResult {
+  if (stored.requestHash !== idempotency.requestHash) throw new IdempotencyKeyReusedError(idempotency.key);
+  return { response: stored.response, replayed: true };
+}
+
+function recordItem(accountId: string, idempotency: Idempotency, response: StoredResponse, version: number, now: Date): Record<string, unknown> {
+  return idempotencyItem({
+    accountId,
+    key: idempotency.key,
+    requestHash: idempotency.requestHash,
+    response,
+    version,
+    createdAt: now.toISOString(),
+    expiresAt: idempotencyExpiresAt(now),
+  });
+}
+
+/** Rethrows anything but a version conflict; gives up after MAX_CONFLICT_RETRIES; otherwise waits (full jitter). */
+async function afterConflict(error: unknown, accountId: string, attempt: number): Promise<void> {
+  if (!(error instanceof VersionConflictError)) throw error;
+  if (attempt >= MAX_CONFLICT_RETRIES) throw new ConcurrencyConflictError(accountId, attempt + 1);
+  await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+}
+
+/**
+ * When an account has been idle so long that its due rollovers alone would overflow a transaction, writes them
+ * first, a few cycles per transaction (cut after each Granted, so every cycle's expiry, plan change and grant stay
+ * together), and says so: the caller then reloads and decides its command on the rolled-over state.
+ */
+async function caughtUpRollovers(state: AccountState, now: Date): Promise<boolean> {
+  if (state.opened === null || Date.parse(state.cycleEnd) > now.getTime()) return false;
+  const { events } = execute({ type: 'RollOverCycles', accountId: state.accountId, now }, state);
+  if (events.length <= ROLLOVER_CATCH_UP_EVENTS) return false;
+
+  const cycles: LedgerEvent[][] = [];
+  let cycle: LedgerEvent[] = [];
+  for (const event of events) {
+    cycle.push(event);
+    if (event.type === 'Granted') {
+      cycles.push(cycle);
+      cycle = [];
+    }
+  }
+  if (cycle.length > 0) cycles.push(cycle);
+
+  let current = state;
+  for (const chunk of chunkAtRecordBoundaries(cycles.map((group) => ({ events: group })))) {
+    const chunkEvents = chunk.flatMap((c) => c.events);
+    const folded = fold(state.accountId, chunkEvents, current);
+    await appendEvents({ accountId: state.accountId, expectedVersion: current.version, events: chunkEvents, state: folded });
+    current = folded;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads
+
+interface Loaded {
+  state: AccountState;
+  records: Map<string, IdempotencyRecord>;
+}
+
+/**
+ * The head and the idempotency records of the given keys, all read consistently: one GetItem without keys, one
+ * BatchGetItem with up to 99 keys (a usage batch of 100 records takes two, sent together).
+ */
+async function loadForCommand(accountId: string, keys: readonly string[]): Promise<Loaded> {
+  const TableName = ledgerTableName();
+  if (keys.length === 0) {
+    const { Item } = await documentClient().send(new GetCommand({ TableName, Key: headKey(accountId), ConsistentRead: true }));
+    return { state: headItemToState(accountId, Item), records: new Map() };
+  }
+  const wanted = [headKey(accountId), ...keys.map((key) => idempotencyKey(accountId, key))];
+  const groups: Array<Array<Record<string, string>>> = [];
+  for (let i = 0; i < wanted.length; i += MAX_BATCH_GET_KEYS) groups.push(wanted.slice(i, i + MAX_BATCH_GET_KEYS));
+  const items = (await Promise.all(groups.map((group) => batchGetConsistent(TableName, group)))).flat();
+
+  let head: Record<string, unknown> | undefined;
+  const records = new Map<string, IdempotencyRecord>();
+  for (const item of items) {
+    if (item[LEDGER_KEYS.sortKey] === HEAD_SORT_KEY) head = item;
+    else {
+      const record = itemToIdempotencyRecord(item);
+      records.set(record.key, record);
+    }
+  }
+  return { state: headItemToState(accountId, head), records };
+}
+
+function idempotencyKey(accountId: string, key: string): Record<string, string> {
+  return { [LEDGER_KEYS.partitionKey]: accountPartition(accountId), [LEDGER_KEYS.sortKey]: idempotencySortKey(key) };
+}
+
+/** BatchGetItem returns what it could not read under throttling as UnprocessedKeys: read those again. */
+async function batchGetConsistent(TableName: string, keys: Array<Record<string, string>>): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
+  let remaining: Array<Record<string, unknown>> = keys;
+  for (let round = 0; remaining.length > 0; round += 1) {
+    if (round > 0) await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** round));
+    const page = await documentClient().send(
+      new BatchGetCommand({ RequestItems: { [TableName]: { Keys: remaining, ConsistentRead: true } } }),
+    );
+    items.push(...(page.Responses?.[TableName] ?? []));
+    remaining = page.UnprocessedKeys?.[TableName]?.Keys ?? [];
+  }
+  return items;
+}

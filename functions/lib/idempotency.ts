@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ITEM_KINDS, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
+
+/**
+ * Idempotency records (SPEC §5.3). A mutating request carries an `Idempotency-Key`; the first response to it is
+ * stored in the account's partition, in the same transaction as the events it produced, and replayed for the same
+ * key and the same request. Keys are scoped per account because the record lives under the account's key.
+ */
+
+/** Records are kept at least this long; DynamoDB's TTL removes them some time after `expiresAt` passes. */
+export const IDEMPOTENCY_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+/** A key fits in the sort key (≤ 1 KB) with room to spare; visible ASCII only, so it never needs escaping. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'Idempotency-Key must not be empty')
+  .max(255, 'Idempotency-Key is at most 255 characters')
+  .regex(/^[\x21-\x7e]+$/, 'Idempotency-Key is visible ASCII characters, no spaces');
+
+export interface Idempotency {
+  key: string;
+  /** A digest of what the request asks for (see `hashRequest`): the same key with another hash is refused. */
+  requestHash: string;
+}
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+/** JSON with object keys sorted at every depth, so equal requests serialize equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * The request hash: SHA-256 of the canonical JSON of what identifies the request (for example the route and the
+ * parsed body). Two bodies that differ only in key order or whitespace hash the same.
+ */
+export function hashRequest(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+export function idempotencyExpiresAt(now: Date): number {
+  return Math.floor(now.getTime() / 1000) + IDEMPOTENCY_RETENTION_SECONDS;
+}
+
+export interface IdempotencyRecord {
+  accountId: string;
+  key: string;
+  requestHash: string;
+  response: StoredResponse;
+  /** The account version right after the request was applied. */
+  version: number;
+  createdAt: string;
+  expiresAt: number;
+}
+
+export function idempotencyItem(record: IdempotencyRecord): Record<string, unknown> {
+  return {
+    [LEDGER_KEYS.partitionKey]: accountPartition(record.accountId),
+    [LEDGER_KEYS.sortKey]: idempotencySortKey(record.key),
+    [LEDGER_KEYS.kindAttribute]: ITEM_KINDS.idempotency,
+    accountId: record.accountId,
+    key: record.key,
+    requestHash: record.requestHash,
+    response: record.response,
+    version: record.version,
+    createdAt: record.createdAt,
+    [LEDGER_KEYS.ttlAttribute]: record.expiresAt,
+  };
+}
+
+const storedRecordSchema = z.object({
+  accountId: z.string(),
+  key: z.string(),
+  requestHash: z.string(),
+  response: z.object({ statusCode: z.number().int(), body: z.unknown() }),
+  version: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  [LEDGER_KEYS.ttlAttribute]: z.number().int(),
+});
+
+export function itemToIdempotencyRecord(item: Record<string, unknown>): IdempotencyRecord {
+  const parsed = storedRecordSchema.parse(item);
+  return {
+    accountId: parsed.accountId,
+    key: parsed.key,
+    requestHash: parsed.requestHash,
+    response: { statusCode: parsed.response.statusCode, body: parsed.response.body },
+    version: parsed.version,
+    createdAt: parsed.createdAt,
+    expiresAt: parsed[LEDGER_KEYS.ttlAttribute],
+  };
+}
