@@ -197,7 +197,8 @@ function purchasePack(decision: Decision, command: PurchasePack, catalog: Catalo
   const pack = catalog.packs[command.pack];
   if (pack === undefined) throw new UnknownPackError(command.pack);
   const s = decision.state;
-  const earlier = s.paymentRefs[command.paymentRef];
+  // Own keys only: a reference such as "constructor" must not find Object.prototype's members.
+  const earlier = Object.hasOwn(s.paymentRefs, command.paymentRef) ? s.paymentRefs[command.paymentRef] : undefined;
   if (earlier !== undefined) {
     if (earlier === command.pack) return; // the same payment again: already credited
     throw new PaymentRefReusedError(command.paymentRef);
