@@ -1,4 +1,4 @@
-import { LEDGER_KEYS } from './keys.js';
+import { ENV, LEDGER_KEYS } from './keys.js';
 
 /**
  * Table definitions in one neutral shape: the CDK construct turns them into `dynamodb.Table`s and the local
@@ -13,6 +13,8 @@ export interface TableDefinition {
   stream: boolean;
   ttlAttribute?: string;
   globalSecondaryIndexes?: ReadonlyArray<{ indexName: string; partitionKey: string; sortKey: string }>;
+  /** The environment variable (from ENV in keys.ts) through which functions learn this table's name. */
+  envName?: string;
 }
 
 export const LEDGER_TABLE: TableDefinition = {
@@ -21,6 +23,7 @@ export const LEDGER_TABLE: TableDefinition = {
   sortKey: LEDGER_KEYS.sortKey,
   stream: true,
   ttlAttribute: LEDGER_KEYS.ttlAttribute,
+  envName: ENV.ledgerTable,
 };
 
 /** Every table of the system. Projection tables are added here as they are defined. */

