@@ -160,11 +160,19 @@ function estimateRead(counters: IoCounters, command: string, input: Input, outpu
       counters.estimated.readUnits += readUnits(bytes, consistent);
       break;
     }
-    case 'BatchGetItemCommand':
-      for (const items of Object.values((output['Responses'] ?? {}) as Record<string, Item[]>)) {
-        for (const i of items) counters.estimated.readUnits += readUnits(itemSize(i), true);
+    case 'BatchGetItemCommand': {
+      // Each requested key is read separately: a found item by its size, a missing one still costs the minimum.
+      const requests = (input['RequestItems'] ?? {}) as Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }>;
+      for (const [table, request] of Object.entries(requests)) {
+        const found = ((output['Responses'] ?? {}) as Record<string, Item[]>)[table] ?? [];
+        const unprocessed = ((output['UnprocessedKeys'] ?? {}) as Record<string, { Keys?: unknown[] }>)[table]?.Keys?.length ?? 0;
+        const missing = Math.max(0, (request.Keys?.length ?? 0) - unprocessed - found.length);
+        const strong = request.ConsistentRead === true;
+        for (const i of found) counters.estimated.readUnits += readUnits(itemSize(i), strong);
+        counters.estimated.readUnits += missing * readUnits(0, strong);
       }
       break;
+    }
     case 'TransactGetItemsCommand':
       for (const r of (output['Responses'] ?? []) as Array<{ Item?: Item }>) {
         counters.estimated.readUnits += readUnits(r.Item ? itemSize(r.Item) : 0, true, true);
