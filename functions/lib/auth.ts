@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Access } from '../../infra/routes.js';
 import { ENV } from '../../infra/keys.js';
 import { ApiError } from './errors.js';
@@ -20,7 +21,7 @@ export interface AuthSettings {
 
 export const DEFAULT_CUSTOMER_ACCOUNT_CLAIM = 'account_id';
 
-export function authSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): AuthSettings {
+export function authSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): AuthSettings {
   const financePrincipals = (env[ENV.financePrincipals] ?? '')
     .split(',')
     .map((entry) => entry.trim())
@@ -28,6 +29,11 @@ export function authSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): AuthS
   const claim = env[ENV.customerAccountClaim]?.trim();
   return { financePrincipals, customerAccountClaim: claim === undefined || claim === '' ? DEFAULT_CUSTOMER_ACCOUNT_CLAIM : claim };
 }
+
+/** The settings as functions/lib/config.ts reads them from the environment. */
+export const authEnvSchema = z
+  .object({ [ENV.financePrincipals]: z.string().optional(), [ENV.customerAccountClaim]: z.string().optional() })
+  .transform((values) => authSettingsFromEnv(values));
 
 /** The parts of an HTTP API request context the principal comes from. */
 export interface AuthorizerContext {

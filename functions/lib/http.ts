@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import middy, { type MiddlewareObj, type MiddyfiedHandler, type Request } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
+  APIGatewayEventRequestContextJWTAuthorizer,
   APIGatewayEventRequestContextV2,
   APIGatewayProxyEventV2WithRequestContext,
   APIGatewayProxyStructuredResultV2,
@@ -11,8 +12,10 @@ import type {
 import { z } from 'zod';
 import { DomainError, type DomainErrorKind } from '../../domain/index.js';
 import { ROUTES, type RouteDefinition } from '../../infra/routes.js';
-import { authorize, authSettingsFromEnv, principalOf, type AuthorizerContext, type AuthSettings, type Principal } from './auth.js';
+import { authEnvSchema, authorize, principalOf, type AuthSettings, type Principal } from './auth.js';
+import { env } from './config.js';
 import { ApiError } from './errors.js';
+import { hashRequest, idempotencyKeySchema, type Idempotency } from './idempotency.js';
 import { errorBody } from './views.js';
 
 /**
@@ -25,16 +28,14 @@ import { errorBody } from './views.js';
  * and `{"error":{"code","message","details"}}`; anything else is logged and answered 500 with nothing internal.
  */
 
-export type HttpRequestContext = APIGatewayEventRequestContextV2 & AuthorizerContext;
+/** IAM (services, finance) or JWT (customers); absent when no authorizer vouched for the caller. */
+export type HttpAuthorizer = APIGatewayEventRequestContextIAMAuthorizer | APIGatewayEventRequestContextJWTAuthorizer;
+export type HttpRequestContext = APIGatewayEventRequestContextV2 & { authorizer?: HttpAuthorizer };
 export type HttpEvent = APIGatewayProxyEventV2WithRequestContext<HttpRequestContext>;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** Larger bodies are refused before parsing (SPEC §5.6); a usage batch of 100 records fits well within it. */
 export const MAX_BODY_BYTES = 64 * 1024;
-/** Keys are stored in the account's partition as part of a sort key; 255 leaves room under DynamoDB's 1 KB. */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-/** Printable ASCII, no spaces: what a UUID, a ULID or `order-42:retry` needs, nothing that could hide in a log. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
@@ -45,11 +46,7 @@ export const accountIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - (starting with a letter or digit)');
 
-export interface Idempotency {
-  key: string;
-  /** sha256 of method, path and the canonical JSON body: the same key with another body is refused. */
-  requestHash: string;
-}
+export type { Idempotency } from './idempotency.js';
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -80,6 +77,13 @@ export interface HttpHandlerOptions<B extends z.ZodType | undefined, Q extends z
   handle: (input: HandlerInput<Output<B>, Output<Q>>) => Promise<HandlerOutput>;
 }
 
+/** A command's (possibly replayed) stored response as the handler's output. */
+export const commandOutput = (result: { response: { statusCode: number; body: unknown }; replayed: boolean }): HandlerOutput => ({
+  statusCode: result.response.statusCode,
+  body: result.response.body,
+  replayed: result.replayed,
+});
+
 /** The route of ROUTES with this method and path; a typo fails at module load, not at request time. */
 export function routeOf(method: RouteDefinition['method'], path: string): RouteDefinition {
   const route = ROUTES.find((r) => r.method === method && r.path === path);
@@ -89,9 +93,8 @@ export function routeOf(method: RouteDefinition['method'], path: string): RouteD
 
 export const logger = new Logger({ serviceName: 'credits-ledger' });
 
-let authSettings: AuthSettings | undefined;
-/** Read once, on the first request (the local runtime sets the environment before it imports any handler). */
-const currentAuthSettings = (): AuthSettings => (authSettings ??= authSettingsFromEnv());
+/** Read on the first request and kept (functions/lib/config.ts), so the local runtime can set the environment first. */
+const currentAuthSettings = (): AuthSettings => env(authEnvSchema);
 
 /** What the before-middlewares learn about a request, for the route handler. */
 interface Parsed {
@@ -107,18 +110,12 @@ type MiddyRequest = Request<HttpEvent, HttpResult, Error, Context>;
 // ---------------------------------------------------------------------------------------------------------------
 // Pure helpers (exported for unit tests)
 
-/** JSON with object keys sorted at every depth: the same document always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
+/**
+ * The request hash an Idempotency-Key is bound to: method, path and the canonical JSON body (key order and
+ * whitespace do not matter; any other difference does).
+ */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`).digest('hex');
+  return hashRequest({ method: method.toUpperCase(), path, body: body ?? null });
 }
 
 export interface FieldIssue {
@@ -219,10 +216,9 @@ function parseRequest(
       if (key === undefined || key === '') {
         throw new ApiError(400, 'idempotency_key_required', 'This request changes data: send an Idempotency-Key header (for example a UUID).');
       }
-      if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key)) {
-        throw new ApiError(400, 'invalid_idempotency_key', `An Idempotency-Key is 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces.`, {
-          length: key.length,
-        });
+      const valid = idempotencyKeySchema.safeParse(key);
+      if (!valid.success) {
+        throw new ApiError(400, 'invalid_idempotency_key', valid.error.issues[0]?.message ?? 'Invalid Idempotency-Key.', { length: key.length });
       }
     }
 
