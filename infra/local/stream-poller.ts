@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
@@ -13,6 +13,8 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { isLedgerEventInsert } from '../../functions/lib/stream-records.js';
+import { STREAM_CONSUMERS } from '../routes.js';
+import type { LocalContext, LocalRoute, LocalService } from './services.js';
 
 /**
  * The local stand-in for Lambda's DynamoDB event source mappings: it reads DynamoDB Local's stream of the ledger
@@ -85,12 +87,12 @@ export class FileCheckpointStore implements CheckpointStore {
 }
 
 export interface StreamPollerOptions {
-  /** The ledger table whose stream is read (its latest stream ARN is looked up at start). */
-  tableName: string;
-  dynamodb: DynamoDBClient;
-  /** Defaults to a streams client with the DynamoDB client's endpoint, region and credentials. */
-  streams?: DynamoDBStreamsClient;
+  /**
+   * The consumers, each like its own event source mapping. Default: the handler of every entry of
+   * STREAM_CONSUMERS in infra/routes.ts (the same list the CDK construct maps), named by its key there.
+   */
   consumers?: StreamConsumer[];
+  /** Default: a JSON file beside DynamoDB Local's data (`stream-checkpoints.json`), or memory when in memory. */
   checkpoints?: CheckpointStore;
   /** Idle wait between polls. Small, so a write reaches the projections well under a second later. */
   pollIntervalMs?: number;
@@ -98,7 +100,21 @@ export interface StreamPollerOptions {
   maxRetries?: number;
   /** The mapping's filter; the default selects inserts of event items, as the deployed filter does. */
   filter?: (record: DynamoDBRecord) => boolean;
-  log?: (message: string) => void;
+}
+
+/** The checkpoint file's name inside the data directory. */
+export const CHECKPOINT_FILE = 'stream-checkpoints.json';
+
+/** The deployed stream consumers (infra/routes.ts), loaded from their entry files. */
+export async function deployedStreamConsumers(): Promise<StreamConsumer[]> {
+  const root = new URL('../../', import.meta.url);
+  return Promise.all(
+    Object.entries(STREAM_CONSUMERS).map(async ([name, entry]) => {
+      const module = (await import(new URL(entry, root).href)) as { handler?: StreamHandler };
+      if (typeof module.handler !== 'function') throw new Error(`${entry} exports no handler`);
+      return { name, handler: module.handler };
+    }),
+  );
 }
 
 /** Lambda's default batch size for DynamoDB streams. */
@@ -133,18 +149,25 @@ interface SyncWaiter {
   reject: (error: Error) => void;
 }
 
-export class LocalStreamPoller {
+export class LocalStreamPoller implements LocalService {
   readonly name = 'stream-poller';
   readonly deadLetters: DeadLetter[] = [];
+  readonly routes: readonly LocalRoute[] = [
+    {
+      method: 'GET',
+      path: '/_local/dead-letters',
+      handle: async () => ({ statusCode: 200, body: { items: this.deadLetters.map(({ record: _record, ...letter }) => letter) } }),
+    },
+  ];
 
   private readonly consumers = new Map<string, ConsumerState>();
-  private readonly streams: DynamoDBStreamsClient;
-  private readonly checkpointStore: CheckpointStore;
   private readonly pollIntervalMs: number;
   private readonly maxRetries: number;
   private readonly filter: (record: DynamoDBRecord) => boolean;
-  private readonly log: (message: string) => void;
 
+  private streams: DynamoDBStreamsClient | undefined;
+  private checkpointStore: CheckpointStore | undefined;
+  private log: (message: string) => void = (message) => console.log(`[stream-poller] ${message}`);
   private checkpoints: Checkpoints = {};
   private streamArn: string | undefined;
   private running = false;
@@ -152,20 +175,26 @@ export class LocalStreamPoller {
   private wake: (() => void) | undefined;
   private waiters: SyncWaiter[] = [];
   private roundCounter = 0;
+  /** Records handed to a consumer and settled (done or dead-lettered), for sync()'s count of work. */
+  private settled = 0;
 
-  constructor(private readonly options: StreamPollerOptions) {
-    this.streams = options.streams ?? streamsClientLike(options.dynamodb);
-    this.checkpointStore = options.checkpoints ?? new MemoryCheckpointStore();
+  constructor(private readonly options: StreamPollerOptions = {}) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.filter = options.filter ?? isLedgerEventInsert;
-    this.log = options.log ?? ((message) => console.log(`[stream-poller] ${message}`));
     for (const consumer of options.consumers ?? []) this.register(consumer);
   }
 
-  /** Adds a consumer (a separate event source mapping); it starts from its checkpoints, or TRIM_HORIZON. */
+  /**
+   * Adds a consumer (a separate event source mapping) that reads from its checkpoints, or TRIM_HORIZON. A
+   * consumer of the same name is replaced, keeping its checkpoints (a handler registered twice runs once).
+   */
   register(consumer: StreamConsumer): void {
-    if (this.consumers.has(consumer.name)) throw new Error(`a stream consumer named "${consumer.name}" is already registered`);
+    const existing = this.consumers.get(consumer.name);
+    if (existing !== undefined) {
+      existing.consumer = consumer;
+      return;
+    }
     this.consumers.set(consumer.name, { consumer, readers: new Map() });
     this.kick();
   }
@@ -174,24 +203,39 @@ export class LocalStreamPoller {
     return [...this.consumers.keys()];
   }
 
-  async start(): Promise<void> {
+  async start(ctx: LocalContext): Promise<void> {
     if (this.running) return;
+    this.log = ctx.log;
+    if (this.options.consumers === undefined && this.consumers.size === 0) {
+      for (const consumer of await deployedStreamConsumers()) this.register(consumer);
+    }
+    this.streams = new DynamoDBStreamsClient({
+      endpoint: ctx.endpoint,
+      region: ctx.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    this.checkpointStore =
+      this.options.checkpoints ?? (ctx.dataDir === undefined ? new MemoryCheckpointStore() : new FileCheckpointStore(join(ctx.dataDir, CHECKPOINT_FILE)));
     this.checkpoints = await this.checkpointStore.load();
-    this.streamArn = await this.latestStreamArn();
+    this.streamArn = ctx.ledgerStreamArn ?? (await latestStreamArn(ctx.dynamodb, ctx.ledgerTable));
     this.running = true;
     this.loop = this.run();
+    this.log(`reading ${ctx.ledgerTable}'s stream for ${this.consumerNames.join(', ')}`);
   }
 
   /**
-   * Resolves once every record written before the call has been processed (or dead-lettered) by every consumer:
-   * it waits for a complete poll round that began after the call and found nothing left to do.
+   * Resolves once every record written before the call has been settled (processed or dead-lettered) by every
+   * consumer: it waits for a complete poll round that began after the call and found nothing left to do. Returns
+   * how many records were settled meanwhile (0: it was already idle).
    */
-  async sync(): Promise<void> {
+  async sync(): Promise<number> {
     if (!this.running) throw new Error('the stream poller is not running');
+    const before = this.settled;
     await new Promise<void>((resolve, reject) => {
       this.waiters.push({ requestedAt: this.roundCounter, resolve, reject });
       this.kick();
     });
+    return this.settled - before;
   }
 
   async stop(): Promise<void> {
@@ -200,6 +244,8 @@ export class LocalStreamPoller {
     await this.loop;
     this.loop = undefined;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('the stream poller stopped'));
+    this.streams?.destroy();
+    this.streams = undefined;
   }
 
   private kick(): void {
@@ -242,18 +288,11 @@ export class LocalStreamPoller {
     }
   }
 
-  private async latestStreamArn(): Promise<string> {
-    const { Table } = await this.options.dynamodb.send(new DescribeTableCommand({ TableName: this.options.tableName }));
-    const arn = Table?.LatestStreamArn;
-    if (arn === undefined) throw new Error(`table ${this.options.tableName} has no stream`);
-    return arn;
-  }
-
   private async listShards(): Promise<Shard[]> {
     const shards: Shard[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await this.streams.send(
+      const { StreamDescription } = await this.client().send(
         new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
       );
       shards.push(...(StreamDescription?.Shards ?? []));
@@ -281,6 +320,11 @@ export class LocalStreamPoller {
     return busy;
   }
 
+  private client(): DynamoDBStreamsClient {
+    if (this.streams === undefined) throw new Error('the stream poller is not started');
+    return this.streams;
+  }
+
   private checkpointOf(consumer: string, shardId: string): { sequenceNumber?: string; finished?: boolean } {
     return this.checkpoints[consumer]?.[shardId] ?? {};
   }
@@ -288,7 +332,7 @@ export class LocalStreamPoller {
   private async setCheckpoint(consumer: string, shardId: string, value: { sequenceNumber?: string; finished?: boolean }): Promise<void> {
     const ofConsumer = (this.checkpoints[consumer] ??= {});
     ofConsumer[shardId] = { ...ofConsumer[shardId], ...value };
-    await this.checkpointStore.save(this.checkpoints);
+    await this.checkpointStore?.save(this.checkpoints);
   }
 
   private async iteratorFor(consumer: string, shardId: string): Promise<string | undefined> {
@@ -298,13 +342,13 @@ export class LocalStreamPoller {
         ? { StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' as const }
         : { StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, SequenceNumber: sequenceNumber };
     try {
-      return (await this.streams.send(new GetShardIteratorCommand(request))).ShardIterator;
+      return (await this.client().send(new GetShardIteratorCommand(request))).ShardIterator;
     } catch (error) {
       if (!(error instanceof TrimmedDataAccessException) || sequenceNumber === undefined) throw error;
       // The checkpoint is older than the stream's retention: start from the oldest record still there.
       this.log(`${consumer}: checkpoint in ${shardId} was trimmed; reading from TRIM_HORIZON`);
       const fallback = { StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' as const };
-      return (await this.streams.send(new GetShardIteratorCommand(fallback))).ShardIterator;
+      return (await this.client().send(new GetShardIteratorCommand(fallback))).ShardIterator;
     }
   }
 
@@ -319,7 +363,7 @@ export class LocalStreamPoller {
     let fetched = false;
     if (reader.pending.length === 0 && !reader.exhausted && reader.iterator !== undefined) {
       try {
-        const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: reader.iterator, Limit: GET_RECORDS_LIMIT }));
+        const page = await this.client().send(new GetRecordsCommand({ ShardIterator: reader.iterator, Limit: GET_RECORDS_LIMIT }));
         reader.pending.push(...(page.Records ?? []));
         reader.iterator = page.NextShardIterator;
         reader.exhausted = page.NextShardIterator === undefined;
@@ -359,13 +403,14 @@ export class LocalStreamPoller {
     const failedAt = await this.invoke(consumer, batch.map((b) => b.record));
     if (failedAt.index === undefined) {
       await this.acknowledge(consumer.name, reader, scanned);
+      this.settled += batch.length;
       return;
     }
     const failed = batch[failedAt.index] as { index: number; record: DynamoDBRecord };
     // Everything before the first failed record is done; the retry starts at the failed record.
     if (failed.index > 0) {
       await this.acknowledge(consumer.name, reader, failed.index);
-      reader.attempts = 0;
+      this.settled += failedAt.index;
     }
     reader.attempts += 1;
     if (reader.attempts <= this.maxRetries) return;
@@ -380,6 +425,7 @@ export class LocalStreamPoller {
     });
     this.log(`${consumer.name}: record ${failed.record.dynamodb?.SequenceNumber} dead-lettered after ${reader.attempts} attempts (${failedAt.reason})`);
     await this.acknowledge(consumer.name, reader, 1);
+    this.settled += 1;
   }
 
   /** Invokes the handler; the position in the batch of the first failed record, if any. */
@@ -428,14 +474,11 @@ export class LocalStreamPoller {
   }
 }
 
-/** A streams client pointed where the DynamoDB client points (DynamoDB Local serves both APIs on one port). */
-function streamsClientLike(dynamodb: DynamoDBClient): DynamoDBStreamsClient {
-  const config = dynamodb.config;
-  return new DynamoDBStreamsClient({
-    region: config.region,
-    credentials: config.credentials,
-    endpoint: config.endpoint,
-  });
+async function latestStreamArn(dynamodb: DynamoDBClient, tableName: string): Promise<string> {
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  const arn = Table?.LatestStreamArn;
+  if (arn === undefined) throw new Error(`table ${tableName} has no stream`);
+  return arn;
 }
 
 /** Enough of a Lambda context for Powertools and our handlers. */
