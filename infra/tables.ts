@@ -26,5 +26,17 @@ export const LEDGER_TABLE: TableDefinition = {
   envName: ENV.ledgerTable,
 };
 
+/**
+ * The read models built from the ledger stream (functions/lib/projection-store.ts): balances, usage, finance.
+ * Written only by the projection consumer (and rebuilt from the ledger by `npm run projections:rebuild`).
+ */
+export const PROJECTIONS_TABLE: TableDefinition = {
+  id: 'Projections',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  stream: false,
+  envName: ENV.projectionsTable,
+};
+
 /** Every table of the system. Projection tables are added here as they are defined. */
-export const TABLES: readonly TableDefinition[] = [LEDGER_TABLE];
+export const TABLES: readonly TableDefinition[] = [LEDGER_TABLE, PROJECTIONS_TABLE];
