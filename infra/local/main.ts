@@ -5,7 +5,7 @@ import { ManualClock, resetClock, setClock } from '../../functions/lib/clock.js'
 import { resetClients } from '../../functions/lib/dynamo.js';
 import { ENV } from '../keys.js';
 import { LEDGER_TABLE } from '../tables.js';
-import { JavaMissingError, createTables, localClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { JavaMissingError, createTables, localClient, localEnvironment, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { DEV_TOKENS, LOCAL_FINANCE_ROLE_ARN, startLocalServer, type LocalServer } from './server.js';
 import type { LocalContext, LocalService } from './services.js';
 
@@ -67,22 +67,14 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** Which environment variable names each table for the handlers (ENV in infra/keys.ts). */
-const TABLE_ENV: Readonly<Record<string, string>> = { Ledger: ENV.ledgerTable, Projections: ENV.projectionsTable };
-
 const LOCAL_REGION = 'us-east-1';
 
 /**
  * Points the handlers of this process at the local tables (the handlers read configuration on first use, and
  * dropping the cached clients makes them read it again), and lists the local finance role as finance.
  */
-function configureHandlers(endpoint: string, tables: Readonly<Record<string, string>>): void {
-  process.env[ENV.dynamodbEndpoint] = endpoint;
-  process.env.AWS_REGION ??= LOCAL_REGION;
-  for (const [id, name] of Object.entries(tables)) {
-    const variable = TABLE_ENV[id];
-    if (variable !== undefined) process.env[variable] = name;
-  }
+function configureHandlers(endpoint: string, tablePrefix: string): void {
+  Object.assign(process.env, localEnvironment(endpoint, tablePrefix));
   const finance = (process.env[ENV.financePrincipals] ?? '').split(',').filter((s) => s.trim() !== '');
   if (!finance.includes(LOCAL_FINANCE_ROLE_ARN)) process.env[ENV.financePrincipals] = [...finance, LOCAL_FINANCE_ROLE_ARN].join(',');
   resetClients();
@@ -134,7 +126,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     const tables = await createTables(client, options.tablePrefix ?? '');
     const ledgerTable = tables[LEDGER_TABLE.id];
     if (ledgerTable === undefined) throw new Error('infra/tables.ts defines no ledger table');
-    configureHandlers(endpoint, tables);
+    configureHandlers(endpoint, options.tablePrefix ?? '');
     cleanups.push(async () => resetClients());
 
     const services = options.services ?? LOCAL_SERVICES.map((create) => create());
