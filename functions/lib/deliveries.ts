@@ -63,6 +63,9 @@ export interface DeliveryOptions {
   leaseMs?: number;
 }
 
+/** Every attribute goes through a placeholder: several of these names are DynamoDB reserved words. */
+const NAMES = { '#status': 'status', '#leaseUntil': 'leaseUntil', '#claimToken': 'claimToken' };
+
 const keyOf = (key: DeliveryKey) => ({
   [LEDGER_KEYS.partitionKey]: accountPartition(key.accountId),
   [LEDGER_KEYS.sortKey]: deliverySortKey(key.channel, key.version),
@@ -120,9 +123,9 @@ export async function deliverOnce(key: DeliveryKey, send: () => Promise<SendResu
         new UpdateCommand({
           TableName: table,
           Key: keyOf(key),
-          UpdateExpression: 'SET #status = :failed, lastError = :error, failedAt = :at REMOVE leaseUntil',
-          ConditionExpression: 'claimToken = :token',
-          ExpressionAttributeNames: { '#status': 'status' },
+          UpdateExpression: 'SET #status = :failed, #lastError = :error, #failedAt = :at REMOVE #leaseUntil',
+          ConditionExpression: '#claimToken = :token',
+          ExpressionAttributeNames: { ...NAMES, '#lastError': 'lastError', '#failedAt': 'failedAt' },
           ExpressionAttributeValues: { ...claimHeld, ':failed': 'failed', ':error': describe(error), ':at': new Date(now()).toISOString() },
         }),
       )
@@ -136,9 +139,9 @@ export async function deliverOnce(key: DeliveryKey, send: () => Promise<SendResu
       new UpdateCommand({
         TableName: table,
         Key: keyOf(key),
-        UpdateExpression: 'SET #status = :done, outcome = :outcome, completedAt = :at, reference = :reference REMOVE leaseUntil',
-        ConditionExpression: 'claimToken = :token',
-        ExpressionAttributeNames: { '#status': 'status' },
+        UpdateExpression: 'SET #status = :done, #outcome = :outcome, #completedAt = :at, #reference = :reference REMOVE #leaseUntil',
+        ConditionExpression: '#claimToken = :token',
+        ExpressionAttributeNames: { ...NAMES, '#outcome': 'outcome', '#completedAt': 'completedAt', '#reference': 'reference' },
         ExpressionAttributeValues: {
           ...claimHeld,
           ':done': 'done',

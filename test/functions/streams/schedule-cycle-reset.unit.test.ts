@@ -94,7 +94,7 @@ describe('a cycle that starts gets a one-time schedule at its end', () => {
   });
 
   it('given the schedule already exists (a redelivered record), when Scheduler answers ConflictException, then the record counts as done', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'Schedule already exists.', $metadata: {} }));
+    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'Schedule already exists.', Message: 'Schedule already exists.', $metadata: {} }));
 
     const result = await handler(
       { Records: [streamRecord(granted('acme', 0, '2026-11-26T10:00:00.000Z', '2026-12-26T10:00:00.000Z'))] },
@@ -108,7 +108,7 @@ describe('a cycle that starts gets a one-time schedule at its end', () => {
   it('given Scheduler throttles, then that record is reported failed by its sequence number and the next one is still scheduled', async () => {
     scheduler
       .on(CreateScheduleCommand)
-      .rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }))
+      .rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', $metadata: {} }))
       .resolves({ ScheduleArn: 'arn' });
     const first = streamRecord(granted('acme', 0, '2026-11-26T10:00:00.000Z', '2026-12-26T10:00:00.000Z'));
     const second = streamRecord(granted('globex', 0, '2026-11-26T10:00:00.000Z', '2026-12-26T10:00:00.000Z'));
