@@ -108,13 +108,21 @@ export function templateSizes(template: DebitItems): { eventBytes: number; headB
   return { eventBytes: itemSize(template.event), headBytes: itemSize(template.head), idempotencyBytes: itemSize(template.idempotency) };
 }
 
-/** Seeds one head per account (untimed), then runs the ceiling loop. */
+const ceilingPartition = (prefix: string, i: number): string => accountPartition(`${prefix}-${String(i).padStart(6, '0')}`);
+
+/** Puts one head per account at version 0 (untimed set-up; the loop reads each head's version as it goes). */
+export async function seedCeiling(options: Pick<CeilingOptions, 'client' | 'tableName' | 'template' | 'accounts' | 'prefix'>): Promise<void> {
+  const { client, tableName, template, accounts, prefix } = options;
+  const seeded = await runLoad(accounts, 16, async (i) => {
+    await client.send(new PutItemCommand({ TableName: tableName, Item: { ...template.head, pk: S(ceilingPartition(prefix, i)), version: N(0) } }));
+  });
+  if (seeded.failures > 0) throw new Error(`seeding the ceiling's heads failed: ${seeded.failureSamples.join('; ')}`);
+}
+
+/** The ceiling loop over heads put by `seedCeiling` with the same prefix and account count. */
 export async function runCeiling(options: CeilingOptions): Promise<LoadResult> {
   const { client, tableName, template, accounts, operations, concurrency, prefix } = options;
-  const pkOf = (i: number): string => accountPartition(`${prefix}-${String(i).padStart(6, '0')}`);
-  for (let i = 0; i < accounts; i += 1) {
-    await client.send(new PutItemCommand({ TableName: tableName, Item: { ...template.head, pk: S(pkOf(i)), version: N(0) } }));
-  }
+  const pkOf = (i: number): string => ceilingPartition(prefix, i);
   let idempotencyCounter = 0;
   // Each worker owns the accounts congruent to its number, so the loop measures I/O, not conflicts.
   const owned = (worker: number): number[] => {
@@ -124,6 +132,7 @@ export async function runCeiling(options: CeilingOptions): Promise<LoadResult> {
   };
   const ownedBy = Array.from({ length: concurrency }, (_, w) => owned(w));
   const cursor = new Array<number>(concurrency).fill(0);
+  const runId = Math.random().toString(36).slice(2, 8);
   return runLoad(operations, concurrency, async (_i, worker) => {
     const mine = ownedBy[worker] as number[];
     const account = mine[(cursor[worker] = ((cursor[worker] as number) + 1) % mine.length)] as number;
@@ -131,7 +140,7 @@ export async function runCeiling(options: CeilingOptions): Promise<LoadResult> {
     const got = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: S(pk), sk: S(HEAD_SORT_KEY) }, ConsistentRead: true }));
     const version = Number(got.Item?.['version']?.N ?? '0');
     const next = version + 1;
-    const key = `ceiling-${idempotencyCounter++}`;
+    const key = `ceiling-${runId}-${idempotencyCounter++}`;
     await client.send(
       new TransactWriteItemsCommand({
         TransactItems: [

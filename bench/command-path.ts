@@ -1,8 +1,9 @@
-import { DomainError, type Command } from '../domain/index.js';
+import { DomainError } from '../domain/index.js';
+import { recordUsageCommand, usageRecordBody, usageResponse } from '../functions/http/record-usage.js';
 import { ApiError } from '../functions/lib/errors.js';
 import { handleCommand, handleCommandBatch, type BatchRecord, type CommandInput } from '../functions/lib/handle-command.js';
 import { errorResponse, requestHash } from '../functions/lib/http.js';
-import { balanceView, usageChargeView } from '../functions/lib/views.js';
+import { balanceView } from '../functions/lib/views.js';
 import { runLoad, type LoadResult } from './lib/stats.js';
 
 /**
@@ -22,13 +23,15 @@ export function usageBody(accountId: string): Record<string, unknown> {
   return { accountId, ...BENCH_USAGE };
 }
 
+/** What the record-usage handler hands the command path for this body (its own command and response builders). */
 export function debitInput(accountId: string, key: string): CommandInput {
   const body = usageBody(accountId);
+  const parsed = usageRecordBody.parse(body);
   return {
     accountId,
     idempotency: { key, requestHash: requestHash('POST', '/v1/usage', body) },
-    command: (now: Date): Command => ({ type: 'RecordUsage', accountId, now, usage: { ...BENCH_USAGE } }),
-    respond: ({ events, state }) => ({ statusCode: 201, body: usageChargeView(events, state) }),
+    command: (now: Date) => recordUsageCommand(parsed, now),
+    respond: usageResponse,
   };
 }
 

