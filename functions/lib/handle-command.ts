@@ -32,21 +32,22 @@ export type { Idempotency, StoredResponse } from './idempotency.js';
  */
 
 /**
- * Retries after the first attempt. A conflict means another command on the same account committed in between, so
- * every retry makes progress for someone; with full-jitter exponential backoff (base 10 ms, cap 250 ms) ten
- * retries spread a burst of about fifty concurrent writes to one account (far beyond what one customer's services
- * send) over roughly a second, and the worst case waits about 1.6 s in total, well inside API Gateway's 30 s.
- * After that the caller gets 409 concurrent_update and may retry with the same key.
+ * Retries after the first attempt. A conflict means another command on the same account committed during our
+ * round trip (read + write), so each retry makes progress for someone. The wait before retry n is a random time
+ * (full jitter) in a window of 2^n round trips of the attempt that lost (at least 10 ms, at most 1 s): after about
+ * six retries, fifty contenders on one account (far more than one customer's services send at once) are spread
+ * over fifty round trips, and ten leave a wide margin. The worst case waits about 5 s in total with AWS latencies,
+ * well inside API Gateway's 30 s; then the caller gets 409 concurrent_update and may retry with the same key.
  */
 export const MAX_CONFLICT_RETRIES = 10;
 const BACKOFF_BASE_MS = 10;
-const BACKOFF_CAP_MS = 250;
+const BACKOFF_CAP_MS = 1000;
 
 /** BatchGetItem reads at most 100 keys per call. */
 const MAX_BATCH_GET_KEYS = 100;
 
 /**
- * Rollovers due for more than this many events (an account idle for about thirty months) are written on their own
+ * Rollovers due for more than this many events (an account idle for some forty months) are written on their own
  * first, so the command's own transaction stays within DynamoDB's 100 items.
  */
 const ROLLOVER_CATCH_UP_EVENTS = MAX_TRANSACTION_ITEMS - 10;
@@ -77,6 +78,7 @@ export interface CommandInput {
 export async function handleCommand(input: CommandInput): Promise<CommandResult> {
   const { accountId, idempotency } = input;
   for (let attempt = 0; ; attempt += 1) {
+    const started = Date.now();
     try {
       const loaded = await loadForCommand(accountId, idempotency === undefined ? [] : [idempotency.key]);
       if (idempotency !== undefined) {
@@ -93,7 +95,7 @@ export async function handleCommand(input: CommandInput): Promise<CommandResult>
       await appendEvents({ accountId, expectedVersion: loaded.state.version, events, state, extraItems });
       return { response, replayed: false };
     } catch (error) {
-      await afterConflict(error, accountId, attempt);
+      await afterConflict(error, accountId, attempt, Date.now() - started);
     }
   }
 }
@@ -119,11 +121,12 @@ export async function handleCommandBatch(accountId: string, records: readonly Ba
   /** Keys this call committed in an earlier chunk of an attempt that then conflicted: theirs are not replays. */
   const committedHere = new Set<string>();
   for (let attempt = 0; ; attempt += 1) {
+    const started = Date.now();
     try {
       const results = await attemptBatch(accountId, records, keys, committedHere);
       if (results !== undefined) return results;
     } catch (error) {
-      await afterConflict(error, accountId, attempt);
+      await afterConflict(error, accountId, attempt, Date.now() - started);
     }
   }
 }
@@ -238,11 +241,18 @@ function recordItem(accountId: string, idempotency: Idempotency, response: Store
   });
 }
 
-/** Rethrows anything but a version conflict; gives up after MAX_CONFLICT_RETRIES; otherwise waits (full jitter). */
-async function afterConflict(error: unknown, accountId: string, attempt: number): Promise<void> {
+/**
+ * Rethrows anything but a version conflict; gives up after MAX_CONFLICT_RETRIES; otherwise waits a random time
+ * (full jitter) in a window that doubles with each retry, counted in round trips of the attempt that lost.
+ */
+async function afterConflict(error: unknown, accountId: string, attempt: number, roundTripMs: number): Promise<void> {
   if (!(error instanceof VersionConflictError)) throw error;
   if (attempt >= MAX_CONFLICT_RETRIES) throw new ConcurrencyConflictError(accountId, attempt + 1);
-  await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+  await sleep(Math.random() * backoffWindowMs(attempt, roundTripMs));
+}
+
+export function backoffWindowMs(attempt: number, roundTripMs: number): number {
+  return Math.min(BACKOFF_CAP_MS, Math.max(BACKOFF_BASE_MS, roundTripMs) * 2 ** attempt);
 }
 
 /**
