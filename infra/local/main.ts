@@ -8,6 +8,7 @@ import { LEDGER_TABLE } from '../tables.js';
 import { JavaMissingError, createTables, localClient, localEnvironment, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { DEV_TOKENS, LOCAL_FINANCE_ROLE_ARN, startLocalServer, type LocalServer } from './server.js';
 import type { LocalContext, LocalService } from './services.js';
+import { LocalStreamPoller } from './stream-poller.js';
 
 /**
  * `npm start`: the whole ledger on one machine (SPEC §8). DynamoDB Local with the tables of infra/tables.ts, the
@@ -20,6 +21,7 @@ import type { LocalContext, LocalService } from './services.js';
 // LOCAL SERVICES: started in this order, synced in this order by POST /_local/sync, stopped in reverse.
 // One line per service: a factory, so every startLocal gets fresh instances.
 export const LOCAL_SERVICES: ReadonlyArray<() => LocalService> = [
+  () => new LocalStreamPoller({ mappings: ['projectLedger'] }),
 ];
 // ---------------------------------------------------------------------------------------------------------------
 

@@ -86,11 +86,16 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 }
 
+export type DeployedConsumerName = keyof typeof STREAM_CONSUMERS;
+
 export interface StreamPollerOptions {
   /**
-   * The consumers, each like its own event source mapping. Default: the handler of every entry of
-   * STREAM_CONSUMERS in infra/routes.ts (the same list the CDK construct maps), named by its key there.
+   * Which of the deployed consumers (STREAM_CONSUMERS in infra/routes.ts, the list the CDK construct maps) to
+   * run, each loaded from its entry file and named by its key there. Default: all of them, unless `consumers`
+   * is given.
    */
+  mappings?: readonly DeployedConsumerName[];
+  /** Further consumers (tests, tools), each like its own event source mapping. */
   consumers?: StreamConsumer[];
   /** Default: a JSON file beside DynamoDB Local's data (`stream-checkpoints.json`), or memory when in memory. */
   checkpoints?: CheckpointStore;
@@ -105,11 +110,14 @@ export interface StreamPollerOptions {
 /** The checkpoint file's name inside the data directory. */
 export const CHECKPOINT_FILE = 'stream-checkpoints.json';
 
-/** The deployed stream consumers (infra/routes.ts), loaded from their entry files. */
-export async function deployedStreamConsumers(): Promise<StreamConsumer[]> {
+/** Deployed stream consumers (infra/routes.ts), loaded from their entry files. */
+export async function deployedStreamConsumers(
+  names: readonly DeployedConsumerName[] = Object.keys(STREAM_CONSUMERS) as DeployedConsumerName[],
+): Promise<StreamConsumer[]> {
   const root = new URL('../../', import.meta.url);
   return Promise.all(
-    Object.entries(STREAM_CONSUMERS).map(async ([name, entry]) => {
+    names.map(async (name) => {
+      const entry = STREAM_CONSUMERS[name];
       const module = (await import(new URL(entry, root).href)) as { handler?: StreamHandler };
       if (typeof module.handler !== 'function') throw new Error(`${entry} exports no handler`);
       return { name, handler: module.handler };
@@ -206,9 +214,8 @@ export class LocalStreamPoller implements LocalService {
   async start(ctx: LocalContext): Promise<void> {
     if (this.running) return;
     this.log = ctx.log;
-    if (this.options.consumers === undefined && this.consumers.size === 0) {
-      for (const consumer of await deployedStreamConsumers()) this.register(consumer);
-    }
+    const mappings = this.options.mappings ?? (this.options.consumers === undefined ? undefined : []);
+    for (const consumer of await deployedStreamConsumers(mappings)) this.register(consumer);
     this.streams = new DynamoDBStreamsClient({
       endpoint: ctx.endpoint,
       region: ctx.region,
@@ -463,15 +470,36 @@ export class LocalStreamPoller implements LocalService {
       eventSourceARN: this.streamArn,
       dynamodb: {
         ...(created === undefined ? {} : { ApproximateCreationDateTime: Math.floor(created.getTime() / 1000) }),
-        Keys: record.dynamodb?.Keys as NonNullable<DynamoDBRecord['dynamodb']>['Keys'],
-        NewImage: record.dynamodb?.NewImage as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'],
-        OldImage: record.dynamodb?.OldImage as NonNullable<DynamoDBRecord['dynamodb']>['OldImage'],
+        Keys: wireImage(record.dynamodb?.Keys),
+        NewImage: wireImage(record.dynamodb?.NewImage),
+        OldImage: wireImage(record.dynamodb?.OldImage),
         SequenceNumber: record.dynamodb?.SequenceNumber,
         SizeBytes: record.dynamodb?.SizeBytes,
         StreamViewType: record.dynamodb?.StreamViewType,
       },
     };
   }
+}
+
+type Image = NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
+
+/**
+ * An image as Lambda receives it. The streams SDK client deserialises an empty map attribute (`{"M":{}}` on the
+ * wire) to `{}`, which no unmarshaller accepts; Lambda hands consumers `{"M":{}}`, so that is restored here.
+ */
+function wireImage(image: Record<string, unknown> | undefined): Image {
+  if (image === undefined) return undefined;
+  return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, wireValue(value)])) as Image;
+}
+
+function wireValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const attribute = value as Record<string, unknown>;
+  const keys = Object.keys(attribute).filter((k) => attribute[k] !== undefined);
+  if (keys.length === 0) return { M: {} };
+  if (attribute.M !== undefined) return { M: wireImage(attribute.M as Record<string, unknown>) };
+  if (Array.isArray(attribute.L)) return { L: attribute.L.map(wireValue) };
+  return value;
 }
 
 async function latestStreamArn(dynamodb: DynamoDBClient, tableName: string): Promise<string> {
