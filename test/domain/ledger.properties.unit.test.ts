@@ -24,20 +24,21 @@ import { ACCOUNT, historyArb, PROPERTY_RUNS, simulate, type Run } from './histor
  * and `evolve` against the SPEC's rules rather than against themselves.
  */
 
-const checkEveryHistory = (name: string, check: (run: Run) => void): void => {
-  it(name, () => {
+/** The body of a test that runs `check` on the outcome of each of 1,000 random histories. */
+const everyHistory =
+  (check: (run: Run) => void) =>
+  (): void => {
     fc.assert(
       fc.property(historyArb, (history) => check(simulate(history))),
       PROPERTY_RUNS,
     );
-  });
-};
+  };
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 const purchased = (state: AccountState): number => sum(state.lots.map((l) => l.remaining));
 
 describe('the ledger, over 1,000 random histories of commands and clock jumps on every plan', () => {
-  checkEveryHistory('never a negative balance on a limited plan, and a refusal for lack of credits shows what was required and what was available', (run) => {
+  it('never a negative balance on a limited plan, and a refusal for lack of credits shows what was required and what was available', everyHistory((run) => {
     for (const step of run.steps) {
       const { after, before, command, outcome } = step;
       expect(after.monthly.remaining).toBeGreaterThanOrEqual(0);
@@ -60,9 +61,9 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
         }
       }
     }
-  });
+  }));
 
-  checkEveryHistory('conservation per bucket: granted − debited − expired = monthly remaining; credited − debited = purchased remaining, lot by lot', (run) => {
+  it('conservation per bucket: granted − debited − expired = monthly remaining; credited − debited = purchased remaining, lot by lot', everyHistory((run) => {
     let monthly = 0;
     let purchasedTotal = 0;
     const lots = new Map<string, number>();
@@ -96,9 +97,9 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
       const remainingLots = [...lots].filter(([, remaining]) => remaining !== 0);
       expect(state.lots.map((l) => [l.lotId, l.remaining])).toEqual(remainingLots);
     }
-  });
+  }));
 
-  checkEveryHistory('the monthly bucket never exceeds the allocation; purchased credits never expire', (run) => {
+  it('the monthly bucket never exceeds the allocation; purchased credits never expire', everyHistory((run) => {
     let state = initialState(ACCOUNT);
     for (const event of run.events) {
       const before = state;
@@ -119,9 +120,9 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
         split.lots.slice(0, -1).forEach((draw, i) => expect(draw.amount).toBe(before.lots[i]!.remaining));
       }
     }
-  });
+  }));
 
-  checkEveryHistory('exactly one Granted per cycle, at most one Expired, in order, with no cycle skipped', (run) => {
+  it('exactly one Granted per cycle, at most one Expired, in order, with no cycle skipped', everyHistory((run) => {
     const grants = run.events.filter((e) => e.type === 'Granted');
     const expiries = run.events.filter((e) => e.type === 'Expired');
     grants.forEach((g, i) => {
@@ -154,9 +155,9 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
       expect(Date.parse(step.after.cycleStart)).toBeLessThanOrEqual(step.command.now.getTime());
       expect(Date.parse(step.after.cycleEnd)).toBeGreaterThan(step.command.now.getTime());
     }
-  });
+  }));
 
-  checkEveryHistory('each threshold warns at most once per cycle unless re-armed, in the same append as the debit, one warning per debit', (run) => {
+  it('each threshold warns at most once per cycle unless re-armed, in the same append as the debit, one warning per debit', everyHistory((run) => {
     let state = initialState(ACCOUNT);
     const armed = new Set<Threshold>(THRESHOLDS);
     const firedInCycle = new Map<string, number>();
@@ -203,9 +204,9 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
         }
       });
     }
-  });
+  }));
 
-  checkEveryHistory('folding the ledger from scratch, as read back from the store, gives exactly the state the decider ended with; versions run 1..n', (run) => {
+  it('folding the ledger from scratch, as read back from the store, gives exactly the state the decider ended with; versions run 1..n', everyHistory((run) => {
     expect(run.events.map((e) => e.version)).toEqual(run.events.map((_, i) => i + 1));
     for (let i = 1; i < run.events.length; i++) {
       expect(Date.parse(run.events[i]!.at), 'the ledger’s times never go back').toBeGreaterThanOrEqual(Date.parse(run.events[i - 1]!.at));
@@ -216,7 +217,7 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
     expect(replayed).toStrictEqual(run.state);
     // The state is plain JSON, so the head item can cache it without losing anything.
     expect(JSON.parse(JSON.stringify(run.state))).toStrictEqual(run.state);
-  });
+  }));
 
   it('stateAt(state, t) is exactly the state a RollOverCycles at t would leave, and a refused command leaves the state as it was', () => {
     // A moment after the last command: anywhere up to 100 days later, or a millisecond around the cycle end.
