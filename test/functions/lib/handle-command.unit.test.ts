@@ -1,0 +1,271 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InsufficientCreditsError, execute, initialState, type AccountState, type Command } from '../../../domain/index.js';
+import { ManualClock, resetClock, setClock } from '../../../functions/lib/clock.js';
+import { resetClients } from '../../../functions/lib/dynamo.js';
+import { headItem } from '../../../functions/lib/event-store.js';
+import { chunkAtRecordBoundaries, handleCommand, type CommandOutcome } from '../../../functions/lib/handle-command.js';
+import { hashRequest } from '../../../functions/lib/idempotency.js';
+
+/**
+ * The exact DynamoDB requests of the command path, with the SDK mocked: what a debit reads (one consistent
+ * request) and what it writes (one TransactWriteItems: event, head, idempotency record, each with its guard).
+ */
+const dynamo = mockClient(DynamoDBDocumentClient);
+const TABLE = 'ledger-under-test';
+const T0 = new Date('2026-11-26T10:00:00.000Z');
+const DEBIT_AT = new Date('2026-11-26T10:05:00.000Z');
+const clock = new ManualClock(DEBIT_AT);
+
+let savedTable: string | undefined;
+beforeAll(() => {
+  savedTable = process.env.LEDGER_TABLE_NAME;
+  process.env.LEDGER_TABLE_NAME = TABLE;
+  resetClients();
+  setClock(clock);
+});
+afterAll(() => {
+  if (savedTable === undefined) delete process.env.LEDGER_TABLE_NAME;
+  else process.env.LEDGER_TABLE_NAME = savedTable;
+  resetClients();
+  resetClock();
+  dynamo.restore();
+});
+beforeEach(() => {
+  dynamo.reset();
+  clock.set(DEBIT_AT);
+});
+
+const opened: AccountState = execute({ type: 'OpenAccount', accountId: 'acme', now: T0, plan: 'free' }, initialState('acme')).state;
+
+const usage = { feature: 'chat', model: 'standard', inputTokens: 1234, outputTokens: 567 };
+const debit = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'acme', now, usage });
+const respond = ({ state }: CommandOutcome) => ({ statusCode: 201, body: { version: state.version } });
+const requestHash = hashRequest({ route: 'POST /v1/usage', body: usage });
+
+describe('a debit with an idempotency key', () => {
+  it('reads the head and the key record in one consistent BatchGetItem, then writes one transaction: the event, the head at the expected version, the record', async () => {
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(opened)] } });
+    dynamo.on(TransactWriteCommand).resolves({});
+
+    const result = await handleCommand({ accountId: 'acme', idempotency: { key: 'use-1', requestHash }, command: debit, respond });
+
+    expect(result).toEqual({ response: { statusCode: 201, body: { version: 3 } }, replayed: false });
+    expect(dynamo.calls()).toHaveLength(2);
+    expect(dynamo.commandCalls(BatchGetCommand)[0]!.args[0].input).toEqual({
+      RequestItems: {
+        [TABLE]: {
+          Keys: [
+            { pk: 'ACCOUNT#acme', sk: 'HEAD' },
+            { pk: 'ACCOUNT#acme', sk: 'IDEMPOTENCY#use-1' },
+          ],
+          ConsistentRead: true,
+        },
+      },
+    });
+
+    const expectedState = execute(debit(DEBIT_AT), opened).state;
+    expect(dynamo.commandCalls(TransactWriteCommand)[0]!.args[0].input).toEqual({
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: 'ACCOUNT#acme',
+              sk: 'EVENT#0000000003',
+              kind: 'event',
+              accountId: 'acme',
+              version: 3,
+              type: 'Debited',
+              at: '2026-11-26T10:05:00.000Z',
+              data: {
+                reason: 'usage',
+                amount: 3602,
+                split: { monthly: 3602, purchased: 0, lots: [] },
+                unlimited: false,
+                cycle: 0,
+                usage: {
+                  feature: 'chat',
+                  model: 'standard',
+                  inputTokens: 1234,
+                  outputTokens: 567,
+                  occurredAt: '2026-11-26T10:05:00.000Z',
+                  quantity: 1801,
+                  rate: { feature: 'chat', variant: 'standard', measure: 'tokens', millicredits: 2000, per: 1000 },
+                  catalogVersion: '2026-11-01',
+                },
+              },
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': 'pk' },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: 'ACCOUNT#acme', sk: 'HEAD', kind: 'head', accountId: 'acme', version: 3, state: expectedState },
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': 2 },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: 'ACCOUNT#acme',
+              sk: 'IDEMPOTENCY#use-1',
+              kind: 'idempotency',
+              accountId: 'acme',
+              key: 'use-1',
+              requestHash,
+              response: { statusCode: 201, body: { version: 3 } },
+              version: 3,
+              createdAt: '2026-11-26T10:05:00.000Z',
+              expiresAt: Date.parse('2026-12-03T10:05:00.000Z') / 1000,
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': 'pk' },
+          },
+        },
+      ],
+    });
+    expect(expectedState.monthly.remaining).toBe(96_398);
+  });
+
+  it('given the head moved before the write, then it reads again and decides on the new version: one more read and one more write', async () => {
+    const movedOn = execute({ type: 'RecordUsage', accountId: 'acme', now: T0, usage: { feature: 'image', quality: 'hd', units: 1 } }, opened).state;
+    dynamo
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [headItem(opened)] } })
+      .resolves({ Responses: { [TABLE]: [headItem(movedOn)] } });
+    dynamo
+      .on(TransactWriteCommand)
+      .rejectsOnce(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
+      )
+      .resolves({});
+
+    const result = await handleCommand({ accountId: 'acme', idempotency: { key: 'use-1', requestHash }, command: debit, respond });
+
+    expect(result.response.body).toEqual({ version: 4 });
+    expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(2);
+    const writes = dynamo.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems!);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]![0]!.Put!.Item).toMatchObject({ sk: 'EVENT#0000000004', version: 4 });
+    expect(writes[1]![1]!.Put!.ExpressionAttributeValues).toEqual({ ':expected': 3 });
+  });
+
+  it('given the key already answered for this request, then the stored response is replayed and nothing is written', async () => {
+    const stored = {
+      pk: 'ACCOUNT#acme',
+      sk: 'IDEMPOTENCY#use-1',
+      kind: 'idempotency',
+      accountId: 'acme',
+      key: 'use-1',
+      requestHash,
+      response: { statusCode: 201, body: { version: 3 } },
+      version: 3,
+      createdAt: DEBIT_AT.toISOString(),
+      expiresAt: 1,
+    };
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(opened), stored] } });
+
+    const result = await handleCommand({ accountId: 'acme', idempotency: { key: 'use-1', requestHash }, command: debit, respond });
+
+    expect(result).toEqual({ response: { statusCode: 201, body: { version: 3 } }, replayed: true });
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('given a debit larger than the balance, then it is refused and no write is sent', async () => {
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(opened)] } });
+    const tooMuch = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'acme', now, usage: { feature: 'image', quality: 'hd', units: 13 } });
+
+    await expect(handleCommand({ accountId: 'acme', idempotency: { key: 'k', requestHash: 'h' }, command: tooMuch, respond })).rejects.toBeInstanceOf(
+      InsufficientCreditsError,
+    );
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+});
+
+describe('other shapes of the write', () => {
+  it('without a key, the read is one consistent GetItem of the head and the transaction has the event and the head only', async () => {
+    dynamo.on(GetCommand).resolves({ Item: headItem(opened) });
+    dynamo.on(TransactWriteCommand).resolves({});
+
+    await handleCommand({ accountId: 'acme', command: debit, respond });
+
+    expect(dynamo.commandCalls(GetCommand)[0]!.args[0].input).toEqual({ TableName: TABLE, Key: { pk: 'ACCOUNT#acme', sk: 'HEAD' }, ConsistentRead: true });
+    const items = dynamo.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['Put', 'Put']);
+    expect(items.map((item) => item.Put!.Item!.sk)).toEqual(['EVENT#0000000003', 'HEAD']);
+  });
+
+  it('opening an account guards the head with attribute_not_exists (there is no version to expect yet)', async () => {
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    dynamo.on(TransactWriteCommand).resolves({});
+
+    await handleCommand({
+      accountId: 'new',
+      idempotency: { key: 'open-1', requestHash: 'h' },
+      command: (now) => ({ type: 'OpenAccount', accountId: 'new', now, plan: 'free' }),
+      respond,
+    });
+
+    const items = dynamo.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items.map((item) => item.Put!.Item!.sk)).toEqual(['EVENT#0000000001', 'EVENT#0000000002', 'HEAD', 'IDEMPOTENCY#open-1']);
+    expect(items[2]!.Put).toMatchObject({ ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': 'pk' } });
+    expect(items[2]!.Put!.ExpressionAttributeValues).toBeUndefined();
+  });
+
+  it('a command that decides no events writes its record with a condition check on the head version instead of a head put', async () => {
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(opened)] } });
+    dynamo.on(TransactWriteCommand).resolves({});
+
+    await handleCommand({
+      accountId: 'acme',
+      idempotency: { key: 'same-contact', requestHash: 'h' },
+      command: (now) => ({ type: 'UpdateContact', accountId: 'acme', now, contact: {} }),
+      respond,
+    });
+
+    expect(dynamo.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toEqual([
+      {
+        ConditionCheck: {
+          TableName: TABLE,
+          Key: { pk: 'ACCOUNT#acme', sk: 'HEAD' },
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':expected': 2 },
+        },
+      },
+      expect.objectContaining({ Put: expect.objectContaining({ Item: expect.objectContaining({ sk: 'IDEMPOTENCY#same-contact' }) }) }),
+    ]);
+  });
+});
+
+describe('cutting a batch into transactions', () => {
+  const record = (events: number) => ({ events: Array.from({ length: events }, () => ({})) });
+
+  it('fills each transaction up to 99 items besides the head, cutting only between records', () => {
+    const records = Array.from({ length: 100 }, () => record(1)); // 2 items each: the event and the record
+    const chunks = chunkAtRecordBoundaries(records);
+    expect(chunks.map((c) => c.length)).toEqual([49, 49, 2]);
+    expect(chunks.flat()).toEqual(records);
+  });
+
+  it('keeps a record with several events whole, in the next transaction when it does not fit', () => {
+    const chunks = chunkAtRecordBoundaries([record(97), record(2), record(1)]);
+    expect(chunks.map((c) => c.map((r) => r.events.length))).toEqual([[97], [2, 1]]);
+  });
+
+  it('refuses a record that alone needs more than one transaction', () => {
+    expect(() => chunkAtRecordBoundaries([record(99)])).toThrow(RangeError);
+  });
+});
