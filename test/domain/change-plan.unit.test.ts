@@ -152,4 +152,14 @@ describe('given a custom account', () => {
       .then([{ type: 'PlanChanged', data: { status: 'applied' } }, { type: 'Granted', data: { plan: 'pro', credits: 5_000_000, unlimited: false } }]);
     expect(state.unlimited).toBe(false);
   });
+
+  it('when a downgrade to free is scheduled and it then asks for pro, then pro replaces free as the next cycle’s plan', () => {
+    const scheduled = history(open('custom', ANCHOR), changePlan('free', at('2026-02-10T00:00:00.000Z')));
+    const replaced = given(scheduled)
+      .when(changePlan('pro', at('2026-02-11T00:00:00.000Z')))
+      .then([{ type: 'PlanChanged', data: { from: 'custom', to: 'pro', status: 'scheduled' } }]);
+    given([...scheduled, ...replaced.events])
+      .when(rollOver(at('2026-02-28T10:00:00.000Z')))
+      .then([{ type: 'PlanChanged', data: { to: 'pro', status: 'applied' } }, { type: 'Granted', data: { plan: 'pro' } }]);
+  });
 });

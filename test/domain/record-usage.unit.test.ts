@@ -56,6 +56,13 @@ describe('given a free account with all 100 credits', () => {
       .then([{ type: 'Debited', data: { amount: 50, usage: { feature: 'chatbot', chatbotId: 'bot-7' } } }]);
   });
 
+  it('when usage of zero tokens arrives, then a zero debit is recorded: metered, nothing drawn', () => {
+    const { state } = given(fresh)
+      .when(usage(now, { feature: 'chat', model: 'advanced', inputTokens: 0, outputTokens: 0 }))
+      .then([{ type: 'Debited', data: { amount: 0, split: { monthly: 0, purchased: 0, lots: [] }, usage: { quantity: 0 } } }]);
+    expect(balanceOf(state)).toBe(100);
+  });
+
   it('when usage says it happened earlier, then that moment is recorded and the debit is made now', () => {
     const occurredAt = plusMinutes(T0, 1);
     given(fresh)
