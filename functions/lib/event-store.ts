@@ -134,6 +134,8 @@ export function headKey(accountId: string): Record<string, string> {
   return { [K.partitionKey]: accountPartition(accountId), [K.sortKey]: HEAD_SORT_KEY };
 }
 
+// debt: the head holds the whole state, including every paymentRef ever credited; DynamoDB caps an item at 400 KB,
+// which some thousands of purchases on one account would reach. Moving paymentRefs to their own items fixes it.
 export function headItem(state: AccountState): Record<string, unknown> {
   return {
     ...headKey(state.accountId),
