@@ -9,7 +9,7 @@ import { ENV, ITEM_KINDS, LEDGER_KEYS } from '../../infra/keys.js';
 import { ROUTES, SCHEDULED, STREAM_CONSUMERS } from '../../infra/routes.js';
 import { LEDGER_TABLE, TABLES } from '../../infra/tables.js';
 import { isLedgerEventInsert } from '../../functions/lib/stream-records.js';
-import { synthesize, TEST_CONTEXT } from './synth.js';
+import { synthesize, SYNTH_TIMEOUT_MS, TEST_CONTEXT } from './synth.js';
 import {
   actionsOf,
   allIdentityStatements,
@@ -27,7 +27,7 @@ let template: Template;
 
 beforeAll(() => {
   ({ stack, template } = synthesize());
-});
+}, SYNTH_TIMEOUT_MS);
 
 const ledger = () => stack.ledger;
 const fnOf = (entry: string) => {
@@ -86,12 +86,13 @@ describe('the ledger table', () => {
   });
 });
 
-describe('any set of tables in infra/tables.ts (here: the ledger and a projections table with an index)', () => {
+describe('any set of tables in infra/tables.ts (here: the ledger and a projections table with an index)', { timeout: SYNTH_TIMEOUT_MS }, () => {
   const projections = { id: 'Projections', partitionKey: 'pk', sortKey: 'sk', stream: false, globalSecondaryIndexes: [{ indexName: 'byPlan', partitionKey: 'plan', sortKey: 'pk' }] };
   let withProjections: ReturnType<typeof synthesize>;
   beforeAll(() => {
     withProjections = synthesize(TEST_CONTEXT, { tables: [LEDGER_TABLE, projections] });
-  });
+    void withProjections.template;
+  }, SYNTH_TIMEOUT_MS);
   const projectionsTableId = () => withProjections.stack.getLogicalId(withProjections.stack.ledger.tables.byId.get('Projections')!.node.defaultChild as any);
 
   it('becomes a table with the same durability, no stream, and its index', () => {
@@ -273,7 +274,7 @@ describe('the APIs', () => {
   });
 });
 
-describe('a product service granted the service routes', () => {
+describe('a product service granted the service routes', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('may invoke exactly the routes a service may call, on the internal API', () => {
     let role: iam.Role | undefined;
     const { stack: s, template: t } = synthesize(TEST_CONTEXT, {
@@ -499,7 +500,7 @@ describe('IAM', () => {
   });
 });
 
-describe('alarms', () => {
+describe('alarms', { timeout: SYNTH_TIMEOUT_MS }, () => {
   const alarms = () => resources(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties!);
   const operationsTopicId = () => stack.getLogicalId(ledger().notifications.operationsTopic.node.defaultChild as any);
 

@@ -29,9 +29,12 @@ process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
 export interface Synthesized {
   app: App;
   stack: LedgerStack;
-  template: Template;
+  readonly template: Template;
   settings: LedgerSettings;
 }
+
+/** Synthesizing the whole stack takes seconds, more on a busy machine: infra test files allow this per test. */
+export const SYNTH_TIMEOUT_MS = 180_000;
 
 export function synthesize(
   context: Record<string, unknown> = TEST_CONTEXT,
@@ -53,5 +56,15 @@ export function synthesize(
     ...(options.tables === undefined ? {} : { tables: options.tables }),
   });
   options.customize?.(stack);
-  return { app, stack, template: Template.fromStack(stack), settings };
+  let template: Template | undefined;
+  return {
+    app,
+    stack,
+    settings,
+    // Synthesized on first use: the cdk-nag checks read the construct tree and need no template.
+    get template() {
+      template ??= Template.fromStack(stack);
+      return template;
+    },
+  };
 }
