@@ -4,7 +4,6 @@ import {
   DomainError,
   decide,
   fold,
-  initialState,
   ledgerEventSchema,
   type AccountState,
   type Catalog,
