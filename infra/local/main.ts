@@ -9,6 +9,8 @@ import { JavaMissingError, createTables, localClient, localEnvironment, startDyn
 import { DEV_TOKENS, LOCAL_FINANCE_ROLE_ARN, startLocalServer, type LocalServer } from './server.js';
 import type { LocalContext, LocalService } from './services.js';
 import { LocalStreamPoller } from './stream-poller.js';
+import { LocalScheduler } from './scheduler.js';
+import { LocalNotifier } from './notifier.js';
 
 /**
  * `npm start`: the whole ledger on one machine (SPEC §8). DynamoDB Local with the tables of infra/tables.ts, the
@@ -21,7 +23,9 @@ import { LocalStreamPoller } from './stream-poller.js';
 // LOCAL SERVICES: started in this order, synced in this order by POST /_local/sync, stopped in reverse.
 // One line per service: a factory, so every startLocal gets fresh instances.
 export const LOCAL_SERVICES: ReadonlyArray<() => LocalService> = [
-  () => new LocalStreamPoller({ mappings: ['projectLedger'] }),
+  () => new LocalScheduler(), // before the poller: the consumers' Scheduler and SNS clients must be local first
+  () => new LocalNotifier(),
+  () => new LocalStreamPoller({ mappings: ['projectLedger', 'scheduleCycleReset', 'sendThresholdWarnings'] }),
 ];
 // ---------------------------------------------------------------------------------------------------------------
 
