@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
+  addFlows,
   EMPTY_FLOWS,
   FLOW_COUNTERS,
   type AccountProjection,
@@ -453,3 +454,32 @@ export function accountItems(projections: AccountProjections): Item[] {
 
 /** `pk|sk` of an item: identifies it in comparisons. */
 export const itemId = (item: Item): string => `${String(item[K.partitionKey])}|${String(item[K.sortKey])}`;
+
+/** The finance month items of many accounts, summed by shard and month as the live ADDs sum them. */
+export class FinanceAccumulator {
+  private readonly months = new Map<string, { shard: number; month: string; flows: FinanceFlows }>();
+
+  add(accountId: string, finance: ReadonlyMap<string, FinanceFlows>): void {
+    const shard = shardOf(accountId);
+    for (const [month, flows] of finance) {
+      const key = `${shard}|${month}`;
+      const current = this.months.get(key);
+      this.months.set(key, { shard, month, flows: addFlows(current?.flows ?? null, flows) });
+    }
+  }
+
+  items(): Item[] {
+    return [...this.months.values()].map(({ shard, month, flows }) => financeItem(shard, month, flows));
+  }
+}
+
+/** An item as canonical JSON (keys sorted at every depth): equal items give equal strings. */
+export function canonicalItem(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (value instanceof Set) return canonicalItem([...value].sort());
+  if (Array.isArray(value)) return `[${value.map(canonicalItem).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalItem(v)}`).join(',')}}`;
+}
