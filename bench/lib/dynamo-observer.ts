@@ -24,6 +24,15 @@ export interface IoCounters {
   estimated: { readUnits: number; writeUnits: number };
   itemsWritten: number;
   bytesWritten: number;
+  /** The estimated units and writes again, by table name. */
+  byTable: Record<string, TableUsage>;
+}
+
+export interface TableUsage {
+  readUnits: number;
+  writeUnits: number;
+  itemsWritten: number;
+  bytesWritten: number;
 }
 
 export const emptyCounters = (): IoCounters => ({
@@ -36,6 +45,7 @@ export const emptyCounters = (): IoCounters => ({
   estimated: { readUnits: 0, writeUnits: 0 },
   itemsWritten: 0,
   bytesWritten: 0,
+  byTable: {},
 });
 
 export function diffCounters(after: IoCounters, before: IoCounters): IoCounters {
@@ -58,6 +68,15 @@ export function diffCounters(after: IoCounters, before: IoCounters): IoCounters 
     },
     itemsWritten: after.itemsWritten - before.itemsWritten,
     bytesWritten: after.bytesWritten - before.bytesWritten,
+    byTable: Object.fromEntries(
+      Object.entries(after.byTable).map(([table, a]) => {
+        const b = before.byTable[table] ?? { readUnits: 0, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 };
+        return [
+          table,
+          { readUnits: a.readUnits - b.readUnits, writeUnits: a.writeUnits - b.writeUnits, itemsWritten: a.itemsWritten - b.itemsWritten, bytesWritten: a.bytesWritten - b.bytesWritten },
+        ];
+      }),
+    ),
   };
 }
 
@@ -106,78 +125,99 @@ function sumCapacity(counters: IoCounters, command: string, consumed: unknown): 
   }
 }
 
-function estimateWrite(counters: IoCounters, command: string, input: Input): void {
-  const put = (item: Item | undefined, transactional: boolean): void => {
+/** Units a request used, by table (a transaction or batch can span tables). */
+interface Usage {
+  table: string;
+  readUnits: number;
+  writeUnits: number;
+  itemsWritten: number;
+  bytesWritten: number;
+}
+
+function estimateWrite(command: string, input: Input): Usage[] {
+  const usage: Usage[] = [];
+  const put = (table: string, item: Item | undefined, transactional: boolean): void => {
     if (item === undefined) return;
     const size = itemSize(item);
-    counters.itemsWritten += 1;
-    counters.bytesWritten += size;
-    counters.estimated.writeUnits += writeUnits(size, transactional);
+    usage.push({ table, readUnits: 0, writeUnits: writeUnits(size, transactional), itemsWritten: 1, bytesWritten: size });
+  };
+  // debt: an update's or delete's stored item size is unknown here; assume it fits in 1 KB (true of every item here).
+  const small = (table: string, transactional: boolean, written: number): void => {
+    usage.push({ table, readUnits: 0, writeUnits: transactional ? 2 : 1, itemsWritten: written, bytesWritten: 0 });
   };
   switch (command) {
     case 'PutItemCommand':
-      put(input['Item'], false);
+      put(String(input['TableName']), input['Item'], false);
       break;
     case 'UpdateItemCommand':
     case 'DeleteItemCommand':
-      // debt: the stored item's size is unknown here; assume it fits in 1 KB (true of every item this ledger writes).
-      counters.itemsWritten += 1;
-      counters.estimated.writeUnits += 1;
+      small(String(input['TableName']), false, 1);
       break;
     case 'BatchWriteItemCommand':
-      for (const requests of Object.values((input['RequestItems'] ?? {}) as Record<string, Input[]>)) {
+      for (const [table, requests] of Object.entries((input['RequestItems'] ?? {}) as Record<string, Input[]>)) {
         for (const r of requests) {
-          if (r['PutRequest']) put(r['PutRequest'].Item, false);
-          else {
-            counters.itemsWritten += 1;
-            counters.estimated.writeUnits += 1;
-          }
+          if (r['PutRequest']) put(table, r['PutRequest'].Item, false);
+          else small(table, false, 1);
         }
       }
       break;
     case 'TransactWriteItemsCommand':
       for (const action of (input['TransactItems'] ?? []) as Input[]) {
-        if (action['Put']) put(action['Put'].Item, true);
-        else if (action['ConditionCheck']) counters.estimated.writeUnits += 2;
-        else {
-          counters.itemsWritten += 1;
-          counters.estimated.writeUnits += 2;
-        }
+        if (action['Put']) put(String(action['Put'].TableName), action['Put'].Item, true);
+        else if (action['ConditionCheck']) small(String(action['ConditionCheck'].TableName), true, 0);
+        else small(String((action['Update'] ?? action['Delete'])?.TableName), true, 1);
       }
       break;
   }
+  return usage;
 }
 
-function estimateRead(counters: IoCounters, command: string, input: Input, output: Input): void {
+function estimateRead(command: string, input: Input, output: Input): Usage[] {
+  const read = (table: string, units: number): Usage => ({ table, readUnits: units, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 });
   const consistent = input['ConsistentRead'] === true;
+  const table = String(input['TableName']);
   switch (command) {
     case 'GetItemCommand':
-      counters.estimated.readUnits += readUnits(output['Item'] ? itemSize(output['Item']) : 0, consistent);
-      break;
+      return [read(table, readUnits(output['Item'] ? itemSize(output['Item']) : 0, consistent))];
     case 'QueryCommand':
     case 'ScanCommand': {
       const bytes = ((output['Items'] ?? []) as Item[]).reduce((a, i) => a + itemSize(i), 0);
-      counters.estimated.readUnits += readUnits(bytes, consistent);
-      break;
+      return [read(table, readUnits(bytes, consistent))];
     }
     case 'BatchGetItemCommand': {
       // Each requested key is read separately: a found item by its size, a missing one still costs the minimum.
+      const usage: Usage[] = [];
       const requests = (input['RequestItems'] ?? {}) as Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }>;
-      for (const [table, request] of Object.entries(requests)) {
-        const found = ((output['Responses'] ?? {}) as Record<string, Item[]>)[table] ?? [];
-        const unprocessed = ((output['UnprocessedKeys'] ?? {}) as Record<string, { Keys?: unknown[] }>)[table]?.Keys?.length ?? 0;
+      for (const [name, request] of Object.entries(requests)) {
+        const found = ((output['Responses'] ?? {}) as Record<string, Item[]>)[name] ?? [];
+        const unprocessed = ((output['UnprocessedKeys'] ?? {}) as Record<string, { Keys?: unknown[] }>)[name]?.Keys?.length ?? 0;
         const missing = Math.max(0, (request.Keys?.length ?? 0) - unprocessed - found.length);
         const strong = request.ConsistentRead === true;
-        for (const i of found) counters.estimated.readUnits += readUnits(itemSize(i), strong);
-        counters.estimated.readUnits += missing * readUnits(0, strong);
+        const units = found.reduce((a, i) => a + readUnits(itemSize(i), strong), 0) + missing * readUnits(0, strong);
+        usage.push(read(name, units));
       }
-      break;
+      return usage;
     }
     case 'TransactGetItemsCommand':
-      for (const r of (output['Responses'] ?? []) as Array<{ Item?: Item }>) {
-        counters.estimated.readUnits += readUnits(r.Item ? itemSize(r.Item) : 0, true, true);
-      }
-      break;
+      return ((input['TransactItems'] ?? []) as Input[]).map((action, i) => {
+        const item = ((output['Responses'] ?? []) as Array<{ Item?: Item }>)[i]?.Item;
+        return read(String(action['Get']?.TableName), readUnits(item ? itemSize(item) : 0, true, true));
+      });
+  }
+  return [];
+}
+
+function record(counters: IoCounters, usage: readonly Usage[]): void {
+  for (const u of usage) {
+    counters.estimated.readUnits += u.readUnits;
+    counters.estimated.writeUnits += u.writeUnits;
+    counters.itemsWritten += u.itemsWritten;
+    counters.bytesWritten += u.bytesWritten;
+    const t = (counters.byTable[u.table] ??= { readUnits: 0, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 });
+    t.readUnits += u.readUnits;
+    t.writeUnits += u.writeUnits;
+    t.itemsWritten += u.itemsWritten;
+    t.bytesWritten += u.bytesWritten;
   }
 }
 
@@ -207,8 +247,8 @@ export function observeDynamo(client: StackOwner): DynamoObserver {
         const result = await next(args);
         const output = result.output ?? {};
         sumCapacity(counters, command, output['ConsumedCapacity']);
-        estimateWrite(counters, command, args.input);
-        estimateRead(counters, command, args.input, output);
+        record(counters, estimateWrite(command, args.input));
+        record(counters, estimateRead(command, args.input, output));
         return result;
       } catch (error) {
         counters.failedRequests[command] = (counters.failedRequests[command] ?? 0) + 1;
