@@ -90,7 +90,8 @@ export function topicPublishInput(topicArn: string, recipient: WarningRecipient,
 
 /**
  * The SMS of a warning, straight to the phone. Transactional: SNS then favours delivery over cost, which is what
- * an alert needs. `accountId` and `eventVersion` ride along for the local outbox (SMS ignores custom attributes).
+ * an alert needs. `accountId`, `threshold` and `eventVersion` ride along (not part of the text) so the local outbox can
+ * put the SMS with its topic publish.
  */
 export function smsPublishInput(phone: string, recipient: WarningRecipient, facts: WarningFacts): PublishCommandInput {
   return {
@@ -112,6 +113,8 @@ export function smsPublishInput(phone: string, recipient: WarningRecipient, fact
  * the same attributes returns the same subscription.
  */
 export function emailSubscriptionInput(topicArn: string, email: string): SubscribeCommandInput {
+  // debt: subscriptions of addresses no account uses any more are never removed; they receive nothing but count
+  // against the filter-policy quotas. A periodic clean-up (drop subscriptions of unused addresses) is left to do.
   return {
     TopicArn: topicArn,
     Protocol: 'email',
