@@ -131,7 +131,7 @@ export class CreditsLedger extends Construct {
     // Why: warnings to customers and alarms to operators, both encrypted.
     this.notifications = new Notifications(this, 'Notifications', props.alarmEmail === undefined ? {} : { alarmEmail: props.alarmEmail });
 
-    // HTTP handlers: one function per entry, shared by the internal and the customer API.
+    // Why: one function per HTTP entry, shared by the internal and the customer API, granted by what it does.
     const httpEnvironment = {
       ...tableEnvironment,
       [ENV.financePrincipals]: (props.financePrincipalArns ?? []).join(','),
@@ -167,7 +167,7 @@ export class CreditsLedger extends Construct {
     });
     this.schedules = new CycleSchedules(this, 'CycleSchedules', { rollOver: rollOver.function });
 
-    // Stream consumers: each its own function, mapping and dead-letter queue.
+    // Why: each stream consumer is its own function, with its own mapping, dead-letter queue and grants.
     const streamArn = this.tables.ledger.tableStreamArn;
     if (streamArn === undefined) throw new Error('The ledger table must have a stream.');
     const consumers = new Map<keyof typeof STREAM_CONSUMERS, StreamConsumer>();
@@ -197,6 +197,8 @@ export class CreditsLedger extends Construct {
           break;
         case 'scheduleCycleReset':
           this.schedules.grantCreateSchedules(consumer.role);
+          // A cycle that already ended cannot be scheduled (no at() in the past): it rolls it over itself.
+          this.tables.grantAppendEvents(consumer.role);
           break;
       }
       consumers.set(
@@ -237,7 +239,7 @@ export class CreditsLedger extends Construct {
 
     this.suppressFindingsOfDesign(functions);
 
-    // Outputs: what callers and operators need to find the system.
+    // Why: the outputs are what callers and operators need to find the system after a deploy.
     new CfnOutput(this, 'InternalApiUrl', { value: this.apis.internalStage.url, description: 'Services and finance (IAM, SigV4)' });
     new CfnOutput(this, 'CustomerApiUrl', { value: this.apis.customerStage.url, description: 'Customers (JWT)' });
     for (const [tableId, table] of this.tables.byId) new CfnOutput(this, `${tableId}TableName`, { value: table.tableName });

@@ -79,6 +79,7 @@ export class LedgerApis extends Construct {
       createDefaultStage: false,
     });
     this.internalStage = this.stage(this.internalApi, 'Internal', INTERNAL_API_THROTTLE, props.logRetention);
+    // Why: SigV4 with the caller's IAM identity is checked by API Gateway before any function runs.
     const iamAuthorizer = new HttpIamAuthorizer();
     for (const route of props.routes.filter(servedByInternalApi)) {
       this.addRoute(this.internalApi, 'Internal', route, props.handlerOf(route), iamAuthorizer);
@@ -101,6 +102,7 @@ export class LedgerApis extends Construct {
           }),
     });
     this.customerStage = this.stage(this.customerApi, 'Customer', CUSTOMER_API_THROTTLE, props.logRetention);
+    // Why: API Gateway checks the token's signature, issuer, audience and expiry before any function runs.
     const jwtAuthorizer = new HttpJwtAuthorizer('CustomerJwt', props.jwtIssuer, {
       jwtAudience: [...props.jwtAudience],
       identitySource: ['$request.header.Authorization'],
@@ -131,6 +133,7 @@ export class LedgerApis extends Construct {
     authorizer: apigw.IHttpRouteAuthorizer,
   ): void {
     const id = `${apiName}${route.method}${route.path.replace(/[^A-Za-z0-9]/g, '')}`;
+    // Why: the route of infra/routes.ts, proxied (payload 2.0) to the function of its entry.
     api.addRoutes({
       path: route.path,
       methods: [apigw.HttpMethod[route.method]],

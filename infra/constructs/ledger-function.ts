@@ -78,6 +78,7 @@ export class LedgerFunction extends Construct {
       },
     } satisfies Partial<lambda.FunctionProps>;
 
+    // Why: the function itself; the stand-in code exists only for synth-only tests (see CodeOverride).
     const override = props.codeOverride?.(props.entry);
     this.function =
       override === undefined

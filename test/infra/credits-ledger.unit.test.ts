@@ -429,6 +429,12 @@ describe('cycle-reset schedules', () => {
     });
   });
 
+  it('roll a cycle that has already ended over directly, so schedule-cycle-reset may also append to the ledger', () => {
+    const actions = actionsOf(statementsOf(STREAM_CONSUMERS.scheduleCycleReset));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
+    expect(actions).not.toContain('dynamodb:DeleteItem');
+  });
+
   it('no one else may create schedules or pass roles', () => {
     for (const entry of ALL_ENTRIES.filter((candidate) => candidate !== STREAM_CONSUMERS.scheduleCycleReset)) {
       const actions = actionsOf(statementsOf(entry));
