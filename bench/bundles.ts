@@ -31,6 +31,8 @@ export interface BundleResult {
 export interface BundleOptions {
   root: string;
   samples: number;
+  /** Only these entries (a smoke run); default every function's. */
+  only?: readonly string[];
 }
 
 export function functionEntries(root: string): string[] {
@@ -56,7 +58,7 @@ export async function measureBundles(options: BundleOptions): Promise<BundleResu
   const out = await mkdtemp(join(tmpdir(), 'credits-bench-bundles-'));
   try {
     const results: BundleResult[] = [];
-    for (const entry of functionEntries(root)) {
+    for (const entry of functionEntries(root).filter((e) => options.only === undefined || options.only.includes(e))) {
       const dir = join(out, entry.replace(/[/.]/g, '_'));
       await mkdir(dir, { recursive: true });
       const outfile = join(dir, 'index.mjs');

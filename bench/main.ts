@@ -4,7 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dynamoClient } from '../functions/lib/dynamo.js';
 import { handleCommand } from '../functions/lib/handle-command.js';
+import { createTables } from '../infra/local/dynamodb-local.js';
 import { startLocal } from '../infra/local/main.js';
+import { LocalNotifier } from '../infra/local/notifier.js';
+import { LocalScheduler } from '../infra/local/scheduler.js';
+import { syncAll } from '../infra/local/services.js';
+import { LEDGER_TABLE } from '../infra/tables.js';
+import { rebuildProjections } from '../scripts/rebuild-projections.js';
 import { measureBundles, missingEntries, type BundleResult } from './bundles.js';
 import { debitItemsFromDomain, debitItemsFromTransaction, runCeiling, seedCeiling, templateSizes, type DebitItems } from './ceiling.js';
 import { debitInput, openAccounts, runCommandPathBatches, runCommandPathDebits } from './command-path.js';
@@ -14,12 +20,13 @@ import { captureInputs } from './lib/capture.js';
 import { diffCounters, observeDynamo, type DynamoObserver, type IoCounters } from './lib/dynamo-observer.js';
 import { startLocalStore } from './lib/local-store.js';
 import { round, type LatencySummary, type LoadResult } from './lib/stats.js';
+import { TimedConsumers, debitsForLag, timedPoller, type ConsumerStats } from './projections.js';
 import { markdown } from './report.js';
 
 /**
- * `npm run bench [-- --quick]`: one run against DynamoDB Local (started here, in memory, on a free port), printing
- * a markdown table and writing bench/results/latest.json. Every figure is measured in this run on this machine;
- * nothing is asserted. See docs/readme/benchmarks.md for what each row means.
+ * The bench behind `npm run bench [-- --quick]` (entry: bench/run.ts): one run against DynamoDB Local (started
+ * here, in memory, on a free port), printing a markdown table and writing bench/results/latest.json. Every figure
+ * is measured in this run on this machine; nothing is asserted. docs/readme/benchmarks.md says what each row means.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
@@ -28,8 +35,10 @@ const QUICK = process.argv.includes('--quick');
 
 /** Sizes that fit a 2-core machine in a few minutes (DynamoDB Local does 50–150 transactions/s there). */
 const SIZES = QUICK
-  ? { accounts: 20, warmUp: 20, ops: { 1: 20, 8: 32, 32: 64 }, hotOps: { 1: 10, 8: 16, 32: 32 }, batches: 1, bundleSamples: 1 }
-  : { accounts: 1000, warmUp: 400, ops: { 1: 300, 8: 600, 32: 640 }, hotOps: { 1: 200, 8: 300, 32: 320 }, batches: 12, bundleSamples: 5 };
+  ? { accounts: 20, warmUp: 20, ops: { 1: 20, 8: 32, 32: 64 }, hotOps: { 1: 10, 8: 16, 32: 32 }, batches: 1, lagAccounts: 10, lagOps: 40, bundleSamples: 1 }
+  : { accounts: 1000, warmUp: 400, ops: { 1: 300, 8: 600, 32: 640 }, hotOps: { 1: 200, 8: 300, 32: 320 }, batches: 12, lagAccounts: 200, lagOps: 600, bundleSamples: 5 };
+/** The lag run's debits come from this many concurrent clients: a steady stream, not a burst. */
+const LAG_CONCURRENCY = 4;
 const CONCURRENCIES = [1, 8, 32] as const;
 const BATCH_SIZE = 100;
 
@@ -79,7 +88,14 @@ export interface BenchReport {
   io?: IoPerUnit[];
   prices: typeof PRICES;
   cost: Array<{ what: string; usage: PerUnitUsage; lines: CostLine[]; totalUsdPerMillion: number }>;
-  projections?: { lag?: LatencySummary; rebuild?: { events: number; accounts: number; seconds: number; eventsPerSecond: number } };
+  projections?: {
+    lag?: LatencySummary;
+    rebuild?: { events: number; accounts: number; items: number; seconds: number; eventsPerSecond: number };
+    /** Per stream consumer, during the lag run: invocations, records and handler time. */
+    consumers?: Record<string, ConsumerStats>;
+    /** DynamoDB units the consumers used per projected event (projections table; delivery and schedule records). */
+    ioPerEvent?: { readUnits: number; writeUnits: number };
+  };
   bundles: BundleResult[];
   targets: Array<{ name: string; measured: string; target: string; met?: boolean }>;
   notMeasured: string[];
@@ -153,7 +169,9 @@ async function main(): Promise<void> {
     const template: DebitItems = fromDebit ?? debitItemsFromDomain();
     const templateInfo = { source: fromDebit === undefined ? ('domain' as const) : ('captured debit' as const), ...templateSizes(template) };
     log(`debit items: ${JSON.stringify(templateInfo)}`);
-    const ceilingBase = { client: store.client, tableName: ledgerTable, template, accounts: SIZES.accounts, prefix: 'ceiling' };
+    // Its own table, so its items (copies of one account's) never mix with the ledger the other rows build.
+    const ceilingTable = (await createTables(store.client, 'ceiling-', [LEDGER_TABLE]))[LEDGER_TABLE.id] as string;
+    const ceilingBase = { client: store.client, tableName: ceilingTable, template, accounts: SIZES.accounts, prefix: 'ceiling' };
     await seedCeiling(ceilingBase);
 
     log('warming up (JIT of Node and of DynamoDB Local; not reported)');
@@ -222,37 +240,103 @@ async function main(): Promise<void> {
     if (debitIo !== undefined) io.push(perUnit('single debit (HTTP, 1,000 accounts, concurrency 8)', debitIo, SIZES.ops[8]));
     if (batchIo !== undefined) io.push(perUnit('batched record (HTTP, batches of 100 of one account)', batchIo, batchRecords));
 
+    log(`rebuilding the projections of this ledger into an empty table`);
+    const rebuildStarted = performance.now();
+    const rebuilt = await rebuildProjections({ into: 'bench-Rebuilt', create: true });
+    const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
+    const rebuild = {
+      events: rebuilt.events,
+      accounts: rebuilt.accounts,
+      items: rebuilt.items,
+      seconds: round(rebuildSeconds, 2),
+      eventsPerSecond: round(rebuilt.events / rebuildSeconds, 0),
+    };
+
+    // Projection lag: a runtime with the stream poller and the three deployed consumers (and the local Scheduler
+    // and SNS they call), over tables of its own so the poller starts from an empty stream.
+    await runtime.stop();
+    const timed = new TimedConsumers();
+    const poller = await timedPoller(timed);
+    const services = [new LocalScheduler({ tickMs: 0 }), new LocalNotifier({ print: false }), poller];
+    const streaming = await startLocal({ port: 0, dynamodb: { endpoint: store.endpoint }, tablePrefix: 'proj-', services, log: () => undefined });
+    let lagIo: IoCounters;
+    let consumers: Record<string, ConsumerStats>;
+    try {
+      const streamObserver = observeDynamo(dynamoClient());
+      const lagAccounts = Array.from({ length: SIZES.lagAccounts }, (_, i) => `lag-${String(i).padStart(6, '0')}`);
+      await openAccounts(lagAccounts);
+      await syncAll(services);
+      log(`projection lag: ${SIZES.lagOps} debits from ${LAG_CONCURRENCY} clients while the consumers run`);
+      const before = timed.snapshot();
+      const measuredLag = await measured(streamObserver, async () => {
+        await debitsForLag(timed, lagAccounts, SIZES.lagOps, LAG_CONCURRENCY, 'lag');
+        await syncAll(services);
+      });
+      lagIo = measuredLag.io;
+      consumers = Object.fromEntries(
+        Object.entries(timed.snapshot()).map(([name, after]) => {
+          const b = before[name] ?? { invocations: 0, records: 0, handlerMs: 0 };
+          return [name, { invocations: after.invocations - b.invocations, records: after.records - b.records, handlerMs: round(after.handlerMs - b.handlerMs, 1) }];
+        }),
+      );
+    } finally {
+      await streaming.stop();
+    }
+    const projectionTable = 'proj-Projections';
+    const projectedEvents = consumers['projectLedger']?.records ?? SIZES.lagOps;
+    const projectionUnits = lagIo.byTable[projectionTable] ?? { readUnits: 0, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 };
+    const ioPerEvent = { readUnits: round(projectionUnits.readUnits / projectedEvents, 3), writeUnits: round(projectionUnits.writeUnits / projectedEvents, 3) };
+    const projections: NonNullable<BenchReport['projections']> = { lag: timed.lag(), rebuild, consumers, ioPerEvent };
+    io.push({
+      what: 'projected event (projection consumer)',
+      requests: {},
+      readUnits: ioPerEvent.readUnits,
+      writeUnits: ioPerEvent.writeUnits,
+      reportedReadUnits: Number.NaN,
+      reportedWriteUnits: Number.NaN,
+      bytesWritten: round(projectionUnits.bytesWritten / projectedEvents, 0),
+    });
+
+    /** Each consumer's Lambda cost per event, as measured: invocations per record and time per invocation. */
+    const consumerLambdas: PerUnitUsage['lambda'] = Object.entries(consumers).map(([name, c]) => ({
+      what: name,
+      invocations: round(c.invocations / Math.max(1, c.records), 4),
+      billedMs: Math.ceil(c.handlerMs / Math.max(1, c.invocations)),
+      memoryMb: FUNCTION_MEMORY_MB.background,
+    }));
+
     const singleMeanMs = debits.find((d) => d.path === 'in-process (handleCommand)' && d.accounts === many.length && d.concurrency === 1)?.result.latency.meanMs ?? Number.NaN;
     const cost: BenchReport['cost'] = [];
-    const debitUnit = io[0];
+    const debitUnit = io.find((x) => x.what.startsWith('single debit'));
     if (debitUnit !== undefined) {
       const usage: PerUnitUsage = {
-        readUnits: debitUnit.readUnits,
-        writeUnits: debitUnit.writeUnits,
-        lambda: [{ what: 'record-usage', invocations: 1, billedMs: Math.ceil(singleMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }],
+        readUnits: round(debitUnit.readUnits + ioPerEvent.readUnits, 3),
+        writeUnits: round(debitUnit.writeUnits + ioPerEvent.writeUnits, 3),
+        lambda: [{ what: 'record-usage', invocations: 1, billedMs: Math.ceil(singleMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }, ...consumerLambdas],
         httpApiRequests: 1,
         streamReadRequests: 0,
       };
       cost.push({ what: 'single debits', usage, ...costPerMillion(usage) });
     }
-    const batchUnit = io[1];
+    const batchUnit = io.find((x) => x.what.startsWith('batched record'));
     if (batchUnit !== undefined) {
       const usage: PerUnitUsage = {
-        readUnits: batchUnit.readUnits,
-        writeUnits: batchUnit.writeUnits,
-        lambda: [{ what: 'record-usage-batch', invocations: 1 / BATCH_SIZE, billedMs: Math.ceil(batchMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }],
+        readUnits: round(batchUnit.readUnits + ioPerEvent.readUnits, 3),
+        writeUnits: round(batchUnit.writeUnits + ioPerEvent.writeUnits, 3),
+        lambda: [{ what: 'record-usage-batch', invocations: 1 / BATCH_SIZE, billedMs: Math.ceil(batchMeanMs), memoryMb: FUNCTION_MEMORY_MB.http }, ...consumerLambdas],
         httpApiRequests: 1 / BATCH_SIZE,
         streamReadRequests: 0,
       };
       cost.push({ what: 'batched records', usage, ...costPerMillion(usage) });
     }
-    notMeasured.push('projection lag and rebuild throughput (the projection consumer and the rebuild script have not landed)');
-    notMeasured.push('projection and stream-consumer costs are not in the cost totals yet (same reason)');
-
     const missing = missingEntries(ROOT);
     if (missing.length > 0) notMeasured.push(`bundles of ${missing.join(', ')} (not written yet)`);
     log('bundling every function and timing cold imports');
-    const bundles = await measureBundles({ root: ROOT, samples: SIZES.bundleSamples });
+    const bundles = await measureBundles({
+      root: ROOT,
+      samples: SIZES.bundleSamples,
+      ...(QUICK ? { only: ['functions/http/record-usage.ts', 'functions/streams/project-ledger.ts'] } : {}),
+    });
 
     const report: BenchReport = {
       date: new Date().toISOString(),
@@ -266,6 +350,7 @@ async function main(): Promise<void> {
       io,
       prices: PRICES,
       cost,
+      projections,
       bundles,
       targets: [],
       notMeasured,
@@ -276,7 +361,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${markdown(report)}\n`);
     log(`done in ${Math.round((Date.now() - started) / 1000)} s; JSON in ${RESULTS}`);
   } finally {
-    await runtime.stop();
+    await runtime.stop(); // a second stop is a no-op
     await store.stop();
   }
 }

@@ -1,15 +1,14 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { handler as projectLedger } from '../functions/streams/project-ledger.js';
 import { handleCommand } from '../functions/lib/handle-command.js';
-import { LocalStreamPoller, type StreamHandler } from '../infra/local/stream-poller.js';
+import { deployedStreamConsumers, LocalStreamPoller, type DeployedConsumerName, type StreamConsumer, type StreamHandler } from '../infra/local/stream-poller.js';
 import { debitInput } from './command-path.js';
 import { runLoad, summarize, type LatencySummary } from './lib/stats.js';
 
 /**
- * Projection lag: the time from a debit's append being acknowledged (handleCommand returned) to the projection
- * consumer having committed that event (its handler returned for the batch holding it, with the record not
- * reported failed). The consumer is the deployed handler, fed by the local stream poller exactly as `npm start`
- * feeds it (the event source mapping's filter, batches of up to 100, the default 25 ms idle poll).
+ * The stream consumers as `npm start` runs them (the deployed handlers fed by the local stream poller: the event
+ * source mapping's filter, batches of up to 100, the default 25 ms idle poll), each timed. For the projection
+ * consumer, the lag of each event: from its debit's append being acknowledged (handleCommand returned) to the
+ * consumer having committed it (the handler returned for the batch holding it, the record not reported failed).
  */
 export interface ConsumerStats {
   invocations: number;
@@ -18,47 +17,59 @@ export interface ConsumerStats {
   handlerMs: number;
 }
 
-export class TimedProjection {
+export class TimedConsumers {
   readonly appendedAt = new Map<string, number>();
   readonly lags: number[] = [];
-  readonly stats: ConsumerStats = { invocations: 0, records: 0, handlerMs: 0 };
+  readonly stats: Record<string, ConsumerStats> = {};
   private readonly projected = new Set<string>();
 
-  /** The poller consumer: the deployed projection handler, timed. */
-  readonly consumer = {
-    name: 'projectLedger',
-    handler: (async (event: DynamoDBStreamEvent, context) => {
-      const t0 = performance.now();
-      const response = (await projectLedger(event, context)) as DynamoDBBatchResponse;
-      const t1 = performance.now();
-      this.stats.invocations += 1;
-      this.stats.records += event.Records.length;
-      this.stats.handlerMs += t1 - t0;
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const record of event.Records) {
-        if (failed.has(record.dynamodb?.SequenceNumber ?? '')) continue;
-        const image = record.dynamodb?.NewImage;
-        const key = `${image?.['accountId']?.S}#${image?.['version']?.N}`;
-        const appended = this.appendedAt.get(key);
-        if (appended === undefined || this.projected.has(key)) continue;
-        this.projected.add(key);
-        this.lags.push(t1 - appended);
-      }
-      return response;
-    }) satisfies StreamHandler,
-  };
+  /** Wraps each deployed consumer (infra/routes.ts STREAM_CONSUMERS) in a timer. */
+  async consumers(names: readonly DeployedConsumerName[]): Promise<StreamConsumer[]> {
+    return (await deployedStreamConsumers(names)).map((consumer) => ({ ...consumer, handler: this.timed(consumer.name, consumer.handler) }));
+  }
 
-  summary(): LatencySummary {
+  private timed(name: string, handler: StreamHandler): StreamHandler {
+    return async (event: DynamoDBStreamEvent, context) => {
+      const t0 = performance.now();
+      const response = (await handler(event, context)) as DynamoDBBatchResponse | undefined;
+      const t1 = performance.now();
+      const stats = (this.stats[name] ??= { invocations: 0, records: 0, handlerMs: 0 });
+      stats.invocations += 1;
+      stats.records += event.Records.length;
+      stats.handlerMs += t1 - t0;
+      if (name === 'projectLedger') this.recordLags(event, response, t1);
+      return response;
+    };
+  }
+
+  private recordLags(event: DynamoDBStreamEvent, response: DynamoDBBatchResponse | undefined, at: number): void {
+    const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    for (const record of event.Records) {
+      if (failed.has(record.dynamodb?.SequenceNumber ?? '')) continue;
+      const image = record.dynamodb?.NewImage;
+      const key = `${image?.['accountId']?.S}#${image?.['version']?.N}`;
+      const appended = this.appendedAt.get(key);
+      if (appended === undefined || this.projected.has(key)) continue;
+      this.projected.add(key);
+      this.lags.push(at - appended);
+    }
+  }
+
+  snapshot(): Record<string, ConsumerStats> {
+    return structuredClone(this.stats);
+  }
+
+  lag(): LatencySummary {
     return summarize(this.lags);
   }
 }
 
-export function timedPoller(timed: TimedProjection): LocalStreamPoller {
-  return new LocalStreamPoller({ mappings: [], consumers: [timed.consumer] });
+export async function timedPoller(timed: TimedConsumers): Promise<LocalStreamPoller> {
+  return new LocalStreamPoller({ mappings: [], consumers: await timed.consumers(['projectLedger', 'scheduleCycleReset', 'sendThresholdWarnings']) });
 }
 
 /** Debits at a steady concurrency; each acknowledged append is timestamped for the lag. */
-export async function debitsForLag(timed: TimedProjection, accountIds: readonly string[], operations: number, concurrency: number, runId: string): Promise<void> {
+export async function debitsForLag(timed: TimedConsumers, accountIds: readonly string[], operations: number, concurrency: number, runId: string): Promise<void> {
   const result = await runLoad(operations, concurrency, async (i) => {
     const accountId = accountIds[i % accountIds.length] as string;
     const { response } = await handleCommand(debitInput(accountId, `${runId}-${i}`));

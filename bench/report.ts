@@ -1,4 +1,4 @@
-import type { BenchReport } from './run.js';
+import type { BenchReport } from './main.js';
 
 /** The bench's markdown: machine and date, the targets (ratios first), then the measurements behind them. */
 const fmt = (n: number | undefined, digits = 1): string =>
@@ -47,7 +47,10 @@ export function markdown(report: BenchReport): string {
     out.push('| projections | value |');
     out.push('|---|---|');
     if (p.lag !== undefined) out.push(`| lag from append to projected, p50 / p99 (${fmt(p.lag.count, 0)} events) | ${fmt(p.lag.p50Ms)} ms / ${fmt(p.lag.p99Ms)} ms |`);
-    if (p.rebuild !== undefined) out.push(`| rebuild: ${fmt(p.rebuild.events, 0)} events of ${fmt(p.rebuild.accounts, 0)} accounts | ${fmt(p.rebuild.eventsPerSecond, 0)} events/s |`);
+    if (p.rebuild !== undefined) out.push(`| rebuild: ${fmt(p.rebuild.events, 0)} events of ${fmt(p.rebuild.accounts, 0)} accounts into an empty table | ${fmt(p.rebuild.eventsPerSecond, 0)} events/s (${fmt(p.rebuild.seconds, 1)} s) |`);
+    for (const [name, c] of Object.entries(p.consumers ?? {})) {
+      out.push(`| ${name}: records per invocation, ms per invocation | ${fmt(c.records / Math.max(1, c.invocations), 1)}, ${fmt(c.handlerMs / Math.max(1, c.invocations), 1)} |`);
+    }
     out.push('');
   }
   if (report.io !== undefined) {
