@@ -29,6 +29,8 @@ export interface WorkloadOptions {
   retryRate: number;
   /** 5xx answers are expected (faults are injected): the client retries them with the same key. */
   faultsExpected?: boolean;
+  /** Share of operations aimed at the hot accounts (a tenth of the accounts). Default 0.35. */
+  hotShare?: number;
   /** Called at each barrier, after any clock jump (for example to sync the local services). */
   betweenRounds?: () => Promise<void>;
 }
@@ -140,7 +142,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   };
 
   /** One request, retried with the same key while it fails in a way a client retries (5xx under faults, 409 concurrent_update). */
-  const send = async (request: Request): Promise<ApiResponse> => {
+  const retryableAnswer = (status: number, body: any): boolean =>
+    (status >= 500 && options.faultsExpected === true) || (status === 409 && body?.error?.code === 'concurrent_update');
+
+  /** One request, retried with the same key while it fails in a way a client retries (5xx under faults, 409 concurrent_update). */
+  const send = async (first: Request): Promise<ApiResponse> => {
+    let request = first;
     for (let attempt = 1; ; attempt += 1) {
       result.requests += 1;
       result.byKind[request.kind] = (result.byKind[request.kind] ?? 0) + 1;
@@ -159,9 +166,29 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }
       result.byStatus[response.status] = (result.byStatus[response.status] ?? 0) + 1;
       record(request, response);
-      const retryable =
-        (response.status >= 500 && options.faultsExpected === true) || (response.status === 409 && response.body?.error?.code === 'concurrent_update');
-      if (!retryable || attempt >= MAX_ATTEMPTS_AFTER_FAILURE) {
+      const exhausted = attempt >= MAX_ATTEMPTS_AFTER_FAILURE;
+      if (request.kind === 'batch' && response.status === 200) {
+        // A batch answers per record: the records that failed in a retryable way are sent again, in a new batch
+        // (under a new batch key), each with its own key, as a client does.
+        const results = (response.body?.results ?? []) as Array<{ idempotencyKey: string; status: number; body: any }>;
+        for (const r of results) {
+          if (!ALLOWED.usage.includes(r.status) && !retryableAnswer(r.status, r.body)) {
+            result.anomalies.push(`batch record ${r.idempotencyKey} answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+          }
+        }
+        const again = new Set(results.filter((r) => retryableAnswer(r.status, r.body)).map((r) => r.idempotencyKey));
+        if (again.size === 0) return response;
+        if (exhausted) {
+          result.anomalies.push(`batch records ${[...again].join(', ')} still failed after ${attempt} attempts`);
+          return response;
+        }
+        const records = ((request.body as { records: Array<{ idempotencyKey: string }> }).records ?? []).filter((r) => again.has(r.idempotencyKey));
+        request = { ...request, key: newKey(), body: { records } };
+        result.retriesAfterFailure += 1;
+        await new Promise((r) => setTimeout(r, random.int(1, 20)));
+        continue;
+      }
+      if (!retryableAnswer(response.status, response.body) || exhausted) {
         if (response.status >= 500 || !ALLOWED[request.kind].includes(response.status)) {
           result.anomalies.push(`${request.method} ${request.path} (${request.kind}) answered ${response.status}: ${response.text.slice(0, 300)}`);
         }
@@ -186,7 +213,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     logKey(request.accountId, request.key, request.kind, { status: response.status, body: response.text, replayed }, request.paymentRef);
   };
 
-  const pickAccount = (): string => (random.chance(0.35) ? random.pick(hot) : random.pick(accountIds));
+  const pickAccount = (): string => (random.chance(options.hotShare ?? 0.35) ? random.pick(hot) : random.pick(accountIds));
 
   const usageBody = (accountId: string): Record<string, unknown> => {
     const mix = random.pick(USAGE_MIXES);
@@ -197,10 +224,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
   const makeRequest = (): Request => {
     const kind = random.weighted<Exclude<OpKind, 'open'>>([
-      [50, 'usage'],
+      [55, 'usage'],
       [8, 'batch'],
-      [8, 'purchase'],
-      [8, 'adjust'],
+      [5, 'purchase'],
+      [6, 'adjust'],
       [5, 'plan'],
       [4, 'contact'],
       [10, 'read'],
@@ -278,7 +305,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       kind: 'open',
       method: 'POST',
       path: '/v1/accounts',
-      body: { accountId, plan: random.weighted([[4, PLANS[0]], [4, PLANS[1]], [1, PLANS[2]]]), contact },
+      body: { accountId, plan: random.weighted([[6, PLANS[0]], [3, PLANS[1]], [1, PLANS[2]]]), contact },
       token: TOKENS.service,
       key: newKey(),
       accountId,
@@ -299,12 +326,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }),
     );
     done += round;
-    if (done < options.operations && random.chance(0.7)) {
-      // Mostly hours or days; sometimes past one or two cycle boundaries.
+    if (done < options.operations) {
+      // Hours, days, or past one or two cycle boundaries (a cycle is a calendar month: 31+ days always crosses one).
       const jump = random.weighted<[string, boolean]>([
-        [4, [`PT${random.int(1, 20)}H`, false]],
+        [3, [`PT${random.int(1, 20)}H`, false]],
         [3, [`P${random.int(1, 12)}D`, false]],
-        [2, [`P${random.int(31, 70)}D`, true]],
+        [4, [`P${random.int(31, 70)}D`, true]],
       ]);
       await api.advance(jump[0]);
       result.clockJumps += 1;
