@@ -5,7 +5,8 @@ import { shardOf } from '../../../functions/lib/projection-store.js';
 import { createProjectLedgerHandler, ProjectionGapError, LedgerProjector } from '../../../functions/streams/project-ledger.js';
 import { LedgerBuilder } from '../../domain/projections/ledger-builder.js';
 import { randomWorkload } from '../../domain/projections/workload.js';
-import { batchOf, ledgerReader, MemoryProjectionStore, poisonRecord, shuffled, streamRecord } from './stream-fixtures.js';
+import { isLedgerEventInsert, parseLedgerEventRecord, StreamRecordParseError } from '../../../functions/lib/stream-records.js';
+import { batchOf, ledgerReader, MemoryProjectionStore, poisonRecord, rawRecord, shuffled, streamRecord } from './stream-fixtures.js';
 
 /** A ledger of a dozen accounts over several cycles, from the real decider. */
 function workloadLedger(seed: number): LedgerEvent[] {
@@ -136,5 +137,28 @@ describe('usage lands on its day even when the records of two days interleave', 
     const expected = projectAccount(events);
     for (const [day, view] of expected.usageDays) expect(store.usageDays.get(`acct-001|${day}`)).toEqual(view);
     expect(events.some((e) => usageDayOf(e) !== null)).toBe(true);
+  });
+});
+
+describe('reading a stream record (functions/lib/stream-records.ts, shared by every stream consumer)', () => {
+  const ledger = new LedgerBuilder();
+  for (const command of randomWorkload({ seed: 1, accounts: 1, commands: 5 })) ledger.tryRun(command);
+  const event = ledger.events[0] as LedgerEvent;
+
+  it('parses an event insert back into the very event that was stored', () => {
+    expect(parseLedgerEventRecord(streamRecord(event))).toEqual(event);
+  });
+
+  it('is the mapping’s filter: inserts of event items only, not head items nor modifications', () => {
+    const insert = streamRecord(event);
+    expect(isLedgerEventInsert(insert)).toBe(true);
+    expect(isLedgerEventInsert({ ...insert, eventName: 'MODIFY' })).toBe(false);
+    const head = rawRecord({ pk: { S: 'ACCOUNT#acct-000' }, sk: { S: 'HEAD' }, kind: { S: 'head' }, version: { N: '2' } });
+    expect(isLedgerEventInsert(head)).toBe(false);
+    expect(() => parseLedgerEventRecord(head)).toThrow(StreamRecordParseError);
+  });
+
+  it('refuses an image that is not a valid event, naming the fields', () => {
+    expect(() => parseLedgerEventRecord(poisonRecord('acct-000'))).toThrow(/not a valid ledger event \(at, data\.reason, data\.amount/);
   });
 });
