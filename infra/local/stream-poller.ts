@@ -283,6 +283,8 @@ export class LocalStreamPoller implements LocalService {
         busy = await this.pollOnce();
       } catch (error) {
         this.log(`poll failed, retrying: ${(error as Error).message}`);
+        // A sync waiting for this round learns why it cannot complete, instead of hanging.
+        for (const waiter of this.waiters.splice(0)) waiter.reject(error as Error);
         await this.sleep(ERROR_BACKOFF_MS);
         continue;
       }
