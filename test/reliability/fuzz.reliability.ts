@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoClient } from '../../functions/lib/dynamo.js';
+import { ROUTES } from '../../infra/routes.js';
+import { openAccount, useLocalApi } from '../support/local-api.js';
+import { countLedgerWrites, fuzzRoute, FUZZ_ACCOUNTS, type FuzzResult, type LedgerWriteCounter } from './lib/fuzz.js';
+import { seedFromEnv } from './lib/random.js';
+import { reportCheck } from './lib/summary.js';
+
+/** The long HTTP fuzzing: 5,000 random requests per route. */
+const RUNS_PER_ROUTE = 5_000;
+const api = useLocalApi();
+const seed = seedFromEnv();
+const results: FuzzResult[] = [];
+let writes: LedgerWriteCounter;
+
+beforeAll(async () => {
+  await openAccount(api(), FUZZ_ACCOUNTS[0], 'free');
+  await openAccount(api(), FUZZ_ACCOUNTS[1], 'pro');
+  await openAccount(api(), FUZZ_ACCOUNTS[2], 'custom');
+  writes = countLedgerWrites(dynamoClient(), api().tables.names['Ledger'] as string);
+});
+
+afterAll(async () => {
+  for (const r of results) console.log(`[reliability] ${r.route}: ${r.cases} requests, answers ${JSON.stringify(r.byStatus)}, ${r.writesOn2xx} changed the ledger (all 2xx)`);
+  await reportCheck('long', {
+    check: 'http fuzzing',
+    seed,
+    tried: { routes: results.length, badInputs: results.reduce((a, r) => a + r.cases, 0), ...Object.fromEntries(results.map((r) => [r.route, r.cases])) },
+    anomalies: results.flatMap((r) => r.anomalies),
+  });
+});
+
+describe('random bodies, headers, paths and queries on every route', () => {
+  for (const route of ROUTES) {
+    it(`${route.method} ${route.path}: ${RUNS_PER_ROUTE.toLocaleString('en-US')} requests, never a 5xx, every error in the JSON error shape, never a ledger change on a 4xx`, async () => {
+      const result = await fuzzRoute(api(), route, { runs: RUNS_PER_ROUTE, seed, writes });
+      results.push(result);
+      expect(result.anomalies, `seed ${seed}`).toEqual([]);
+    });
+  }
+});
