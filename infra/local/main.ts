@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ManualClock, resetClock, setClock } from '../../functions/lib/clock.js';
@@ -29,17 +30,45 @@ export const LOCAL_SERVICES: ReadonlyArray<() => LocalService> = [
 ];
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Where a RunningClock keeps its offset beside DynamoDB Local's files (CREDITS_DATA_DIR). */
+export const CLOCK_FILE = 'clock.json';
+
 /** A clock that runs like the wall clock from wherever it is set: `POST /_local/clock` moves it, time still passes. */
 export class RunningClock extends ManualClock {
   private offsetMs = 0;
+  private file: string | undefined;
   override now(): Date {
     return new Date(Date.now() + this.offsetMs);
   }
   override set(instant: Date): void {
     this.offsetMs = instant.getTime() - Date.now();
+    this.save();
   }
   override advance(ms: number): void {
     this.offsetMs += ms;
+    this.save();
+  }
+
+  /**
+   * Resumes the offset kept in `file` and keeps it there after every move. Why: the ledger in a data directory
+   * outlives the process; a clock that fell back to the wall clock on restart would sit behind the ledger, dating
+   * new events before recorded ones and charging them to a cycle that has not started yet.
+   */
+  keepIn(file: string, log: (line: string) => void): void {
+    try {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { offsetMs?: unknown };
+      if (typeof saved.offsetMs === 'number' && Number.isFinite(saved.offsetMs)) this.offsetMs = saved.offsetMs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log(`clock: ignoring ${file} (${(error as Error).message})`);
+    }
+    this.file = file;
+  }
+
+  private save(): void {
+    if (this.file === undefined) return;
+    const text = JSON.stringify({ offsetMs: this.offsetMs, now: this.now().toISOString() });
+    writeFileSync(`${this.file}.tmp`, text); // through a temporary file: never half written
+    renameSync(`${this.file}.tmp`, this.file);
   }
 }
 
@@ -126,6 +155,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       cleanups.push(() => local.stop());
       endpoint = local.endpoint;
     }
+    // The ledger survives in the data directory, so the running clock does too (a given clock is the caller's).
+    if (clock instanceof RunningClock && options.clock === undefined && dataDir !== undefined) clock.keepIn(join(dataDir, CLOCK_FILE), log);
 
     const client = localClient(endpoint);
     cleanups.push(async () => client.destroy());
