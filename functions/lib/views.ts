@@ -79,7 +79,8 @@ export function accountView(state: AccountState, catalog: Catalog, version: numb
       priceUsd: plan?.priceUsdCents === null || plan === undefined ? null : usd(plan.priceUsdCents),
     },
     contact: { ...state.contact },
-    cycle: { number: state.cycle, start: state.cycleStart, end: state.cycleEnd, anchor: state.opened?.cycleAnchor ?? state.anchor },
+    // The anchor later cycles count from: the opening's, or the last upgrade's (an upgrade starts a new cycle calendar).
+    cycle: { number: state.cycle, start: state.cycleStart, end: state.cycleEnd, anchor: state.anchor },
     balance: balanceView(state, version),
     version,
   };

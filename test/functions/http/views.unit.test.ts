@@ -57,6 +57,18 @@ describe('accountView', () => {
     });
   });
 
+  it('given a free account upgraded to pro a week after opening, then the anchor shown is the upgrade moment its cycles now count from', () => {
+    const upgradedAt = new Date('2026-12-03T15:30:00.000Z');
+    const opened = execute({ type: 'OpenAccount', accountId: 'acme', now: T0, plan: 'free' }, initialState('acme')).state;
+    const { state } = execute({ type: 'ChangePlan', accountId: 'acme', now: upgradedAt, plan: 'pro' }, opened);
+    expect(accountView(state, DEFAULT_CATALOG).cycle).toEqual({
+      number: 1,
+      start: upgradedAt.toISOString(),
+      end: '2027-01-03T15:30:00.000Z',
+      anchor: upgradedAt.toISOString(),
+    });
+  });
+
   it('shows the custom plan as unlimited with a negotiated price', () => {
     const { state } = run({ type: 'OpenAccount', plan: 'custom' });
     expect(accountView(state, DEFAULT_CATALOG).entitlements).toEqual({
