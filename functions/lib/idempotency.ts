@@ -62,6 +62,15 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+/**
+ * The stored response keeps its body as the JSON text that was sent. Why: a DynamoDB map does not keep the order of
+ * its keys, so a body stored as a map would come back as an equal value in another key order, and a replay must be
+ * the first response itself.
+ */
+function storedResponseAttribute(response: StoredResponse): Record<string, unknown> {
+  return response.body === undefined ? { statusCode: response.statusCode } : { statusCode: response.statusCode, bodyJson: JSON.stringify(response.body) };
+}
+
 export function idempotencyItem(record: IdempotencyRecord): Record<string, unknown> {
   return {
     [LEDGER_KEYS.partitionKey]: accountPartition(record.accountId),
@@ -70,7 +79,7 @@ export function idempotencyItem(record: IdempotencyRecord): Record<string, unkno
     accountId: record.accountId,
     key: record.key,
     requestHash: record.requestHash,
-    response: record.response,
+    response: storedResponseAttribute(record.response),
     version: record.version,
     createdAt: record.createdAt,
     [LEDGER_KEYS.ttlAttribute]: record.expiresAt,
@@ -81,7 +90,8 @@ const storedRecordSchema = z.object({
   accountId: z.string(),
   key: z.string(),
   requestHash: z.string(),
-  response: z.object({ statusCode: z.number().int(), body: z.unknown() }),
+  /** `bodyJson`: the body as sent; `body`: a map, as records written before `bodyJson` hold it. */
+  response: z.object({ statusCode: z.number().int(), bodyJson: z.string().optional(), body: z.unknown().optional() }),
   version: z.number().int().nonnegative(),
   createdAt: z.string(),
   [LEDGER_KEYS.ttlAttribute]: z.number().int(),
@@ -93,7 +103,10 @@ export function itemToIdempotencyRecord(item: Record<string, unknown>): Idempote
     accountId: parsed.accountId,
     key: parsed.key,
     requestHash: parsed.requestHash,
-    response: { statusCode: parsed.response.statusCode, body: parsed.response.body },
+    response: {
+      statusCode: parsed.response.statusCode,
+      body: parsed.response.bodyJson === undefined ? parsed.response.body : (JSON.parse(parsed.response.bodyJson) as unknown),
+    },
     version: parsed.version,
     createdAt: parsed.createdAt,
     expiresAt: parsed[LEDGER_KEYS.ttlAttribute],

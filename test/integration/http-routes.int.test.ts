@@ -19,6 +19,7 @@ async function expectReplay(a: LocalApi, accountId: string, method: string, url:
   expect(second.headers.get('idempotent-replayed')).toBe('true');
   expect(first.headers.get('idempotent-replayed')).toBeNull();
   expect(second.body).toEqual(first.body);
+  expect(second.text).toBe(first.text); // the first response itself, byte for byte, not an equal JSON value
   expect(await ledgerVersion(a, accountId)).toBe(after);
   return first;
 }

@@ -121,7 +121,7 @@ describe('a debit with an idempotency key', () => {
               accountId: 'acme',
               key: 'use-1',
               requestHash,
-              response: { statusCode: 201, body: { version: 3 } },
+              response: { statusCode: 201, bodyJson: '{"version":3}' },
               version: 3,
               createdAt: '2026-11-26T10:05:00.000Z',
               expiresAt: Date.parse('2026-12-03T10:05:00.000Z') / 1000,
