@@ -10,8 +10,17 @@ import type { ApiResponse, LocalApi } from '../../support/local-api.js';
  * On a failure, fast-check shrinks to a small counterexample, which is reported with its seed.
  */
 
-/** The accounts the fuzzer aims at besides random ids (opened before the run). */
-export const FUZZ_ACCOUNTS = ['fuzz-free', 'fuzz-pro', 'fuzz-custom'] as const;
+/**
+ * The accounts one route's fuzzing aims at besides random ids: opened fresh for each route (a free, a pro and a
+ * custom one), so what one route's requests did (an upgrade to custom, say) does not narrow what the next reaches.
+ */
+export interface FuzzAccounts {
+  free: string;
+  pro: string;
+  custom: string;
+}
+
+const listOf = (a: FuzzAccounts): [string, string, string] => [a.free, a.pro, a.custom];
 
 /** Counts writes of ledger items (events, heads) the server makes: a 4xx must make none. */
 export interface LedgerWriteCounter {
@@ -45,7 +54,7 @@ const DOMAIN_WORDS = [
   'mini', 'standard', 'advanced', 'hd', 'day', 'feature', 'model', 'csv', 'jsonl', 'xml', '2026-11', '2026-13',
   '2026-11-26T10:00:00.000Z', '2026-11-26T10:00:00+02:00', '2099-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'not a date',
   '+14155550123', '+1', '0014155550123', 'a@example.com', 'not-an-email', '', ' ', '..', '../..', '%00', '__proto__',
-  'constructor', 'null', 'true', '0', '-1', '1e309', ...FUZZ_ACCOUNTS,
+  'constructor', 'null', 'true', '0', '-1', '1e309', 'fuzz-free',
 ] as const;
 
 const wildNumber = fc.oneof(
@@ -76,7 +85,7 @@ function nearValid(fields: Record<string, fc.Arbitrary<unknown>>, required: read
     .map(([body, extra]) => (extra === null ? body : { ...body, [extra[0]]: extra[1] }));
 }
 
-const account = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...FUZZ_ACCOUNTS) }, { weight: 1, arbitrary: wildString });
+const accountOf = (a: FuzzAccounts) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...listOf(a)) }, { weight: 1, arbitrary: wildString });
 const tokens = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 20_000 }) }, { weight: 1, arbitrary: wildNumber });
 const credits = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: -200_000, max: 200_000 }).map((mc) => mc / 1000) }, { weight: 1, arbitrary: wildNumber });
 const instant = fc.oneof(
@@ -86,8 +95,8 @@ const instant = fc.oneof(
 /** Mostly one of the valid values, sometimes a near miss. */
 const mostly = (valid: readonly string[], nearMiss: string): fc.Arbitrary<string> =>
   fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constant(nearMiss) });
-const usageFields = {
-  accountId: account,
+const usageFields = (a: FuzzAccounts) => ({
+  accountId: accountOf(a),
   feature: mostly(['chat', 'chatbot', 'image'], 'video'),
   model: mostly(['mini', 'standard', 'advanced'], 'turbo'),
   quality: mostly(['standard', 'hd'], 'ultra'),
@@ -96,10 +105,11 @@ const usageFields = {
   units: fc.oneof(fc.integer({ min: 0, max: 5 }), wildNumber),
   chatbotId: fc.constantFrom('bot-1', 'bot-2'),
   occurredAt: instant,
-};
+});
 
 /** Near-valid bodies per mutating route. */
-function bodyFor(route: RouteDefinition): fc.Arbitrary<unknown> {
+function bodyFor(route: RouteDefinition, a: FuzzAccounts): fc.Arbitrary<unknown> {
+  const account = accountOf(a);
   switch (`${route.method} ${route.path}`) {
     case 'POST /v1/accounts':
       return nearValid({
@@ -117,12 +127,12 @@ function bodyFor(route: RouteDefinition): fc.Arbitrary<unknown> {
     case 'POST /v1/accounts/{id}/adjustments':
       return nearValid({ credits, reason: mostly(['goodwill', 'correction'], ' ') }, ['credits', 'reason']);
     case 'POST /v1/usage':
-      return nearValid(usageFields, ['accountId', 'feature']);
+      return nearValid(usageFields(a), ['accountId', 'feature']);
     case 'POST /v1/usage/batch':
       return nearValid({
         records: fc.oneof(
-          fc.array(nearValid({ ...usageFields, idempotencyKey: fc.oneof(fc.uuid(), wildString) }, ['accountId', 'feature', 'idempotencyKey']), { maxLength: 12 }),
-          fc.constantFrom(0, 1, 99, 100, 101, 150).map((n) => Array.from({ length: n }, (_, i) => ({ accountId: 'fuzz-pro', feature: 'chat', model: 'mini', inputTokens: 1, idempotencyKey: `fuzz-many-${n}-${i}` }))),
+          fc.array(nearValid({ ...usageFields(a), idempotencyKey: fc.oneof(fc.uuid(), wildString) }, ['accountId', 'feature', 'idempotencyKey']), { maxLength: 12 }),
+          fc.constantFrom(0, 1, 99, 100, 101, 150).map((n) => Array.from({ length: n }, (_, i) => ({ accountId: a.pro, feature: 'chat', model: 'mini', inputTokens: 1, idempotencyKey: `fuzz-many-${n}-${i}` }))),
         ),
       }, ['records']);
     default:
@@ -137,8 +147,8 @@ const validUsage = (accounts: fc.Arbitrary<string>) =>
   );
 
 /** Bodies that pass validation, so the business rules (402, 409, 422, 201) are fuzzed too. */
-function validBodyFor(route: RouteDefinition): fc.Arbitrary<unknown> {
-  const known = fc.constantFrom(...FUZZ_ACCOUNTS);
+function validBodyFor(route: RouteDefinition, a: FuzzAccounts): fc.Arbitrary<unknown> {
+  const known = fc.constantFrom(...listOf(a));
   switch (`${route.method} ${route.path}`) {
     case 'POST /v1/accounts':
       return fc.record({ accountId: fc.oneof(known, fc.stringMatching(/^fz-[a-z0-9]{1,8}$/)), plan: fc.constantFrom('free', 'pro', 'custom') });
@@ -173,9 +183,9 @@ const queryString = fc
   });
 
 /** The route's path with `{id}` filled (a known account, or anything), sometimes mangled. */
-function pathFor(route: RouteDefinition): fc.Arbitrary<string> {
+function pathFor(route: RouteDefinition, a: FuzzAccounts): fc.Arbitrary<string> {
   const id = fc.oneof(
-    { weight: 8, arbitrary: fc.constantFrom(...FUZZ_ACCOUNTS) },
+    { weight: 8, arbitrary: fc.constantFrom(...listOf(a)) },
     { weight: 2, arbitrary: wildString.map((s) => encodeURIComponent(s)) },
     { weight: 1, arbitrary: fc.constantFrom('%', '%ZZ', '..', '%2e%2e', '%2F', 'a%00b', '') },
   );
@@ -187,21 +197,21 @@ function pathFor(route: RouteDefinition): fc.Arbitrary<string> {
 }
 
 /** Mostly a caller the route admits (so requests reach the handler), then every other kind, none and garbage. */
-function tokenFor(route: RouteDefinition): fc.Arbitrary<string | null> {
+function tokenFor(route: RouteDefinition, a: FuzzAccounts): fc.Arbitrary<string | null> {
   const admitted = [
     ...(route.access.service ? ['dev-service'] : []),
     ...(route.access.finance ? ['dev-finance'] : []),
-    ...(route.access.ownCustomer ? ['dev-customer:fuzz-free', 'dev-customer:fuzz-pro'] : []),
+    ...(route.access.ownCustomer ? [`dev-customer:${a.free}`, `dev-customer:${a.pro}`] : []),
   ];
   return fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(...admitted) },
-    { weight: 2, arbitrary: fc.constantFrom('dev-service', 'dev-finance', 'dev-customer:fuzz-free', 'dev-customer:fuzz-custom') },
+    { weight: 2, arbitrary: fc.constantFrom('dev-service', 'dev-finance', `dev-customer:${a.free}`, `dev-customer:${a.custom}`) },
     { weight: 1, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.oneof(headerText(40), fc.constantFrom('dev-customer:', 'dev-service ', 'Basic xyz', 'dev-customer:../fuzz-pro')) },
+    { weight: 1, arbitrary: fc.oneof(headerText(40), fc.constantFrom('dev-customer:', 'dev-service ', 'Basic xyz', `dev-customer:../${a.pro}`)) },
   );
 }
 
-export function requestArbitrary(route: RouteDefinition): fc.Arbitrary<FuzzRequest> {
+export function requestArbitrary(route: RouteDefinition, a: FuzzAccounts): fc.Arbitrary<FuzzRequest> {
   const method = fc.oneof({ weight: 19, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH') });
   const key = fc.oneof(
     { weight: 5, arbitrary: fc.uuid() },
@@ -215,15 +225,15 @@ export function requestArbitrary(route: RouteDefinition): fc.Arbitrary<FuzzReque
   );
   const asBody = (value: unknown): FuzzRequest['body'] => (value === undefined ? { kind: 'none' } : { kind: 'json', value });
   const body: fc.Arbitrary<FuzzRequest['body']> = fc.oneof(
-    { weight: 5, arbitrary: validBodyFor(route).map(asBody) },
-    { weight: 8, arbitrary: bodyFor(route).map(asBody) },
+    { weight: 5, arbitrary: validBodyFor(route, a).map(asBody) },
+    { weight: 8, arbitrary: bodyFor(route, a).map(asBody) },
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value) => ({ kind: 'json' as const, value })) },
     { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('{', '{"a":', '[1,2', 'null', '""', '{"records":')).map((text) => ({ kind: 'raw' as const, text })) },
     { weight: 1, arbitrary: fc.constantFrom(70_000, 200_000).map((n) => ({ kind: 'raw' as const, text: `{"pad":"${'x'.repeat(n)}"}` })) },
     { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
   );
-  const path = route.method === 'GET' ? fc.tuple(pathFor(route), queryString).map(([p, q]) => `${p}${q}`) : pathFor(route);
-  return fc.record({ method, path, token: tokenFor(route), key, contentType, body });
+  const path = route.method === 'GET' ? fc.tuple(pathFor(route, a), queryString).map(([p, q]) => `${p}${q}`) : pathFor(route, a);
+  return fc.record({ method, path, token: tokenFor(route, a), key, contentType, body });
 }
 
 async function send(api: LocalApi, request: FuzzRequest): Promise<ApiResponse> {
@@ -248,11 +258,25 @@ export function problemsOf(response: ApiResponse, ledgerWrites: number): string[
   return problems;
 }
 
+let routeCounter = 0;
+
+/** Opens a free, a pro and a custom account for one route's fuzzing. */
+export async function openFuzzAccounts(api: LocalApi): Promise<FuzzAccounts> {
+  const label = `fz${process.pid}-${++routeCounter}`;
+  const accounts: FuzzAccounts = { free: `${label}-free`, pro: `${label}-pro`, custom: `${label}-custom` };
+  for (const [plan, accountId] of Object.entries(accounts)) {
+    const response = await api.request('POST', '/v1/accounts', { body: { accountId, plan } });
+    if (response.status !== 201) throw new Error(`opening ${accountId} failed: ${response.status} ${response.text}`);
+  }
+  return accounts;
+}
+
 export async function fuzzRoute(api: LocalApi, route: RouteDefinition, options: { runs: number; seed: number; writes: LedgerWriteCounter }): Promise<FuzzResult> {
   const result: FuzzResult = { route: `${route.method} ${route.path}`, cases: 0, byStatus: {}, writesOn2xx: 0, anomalies: [] };
+  const accounts = await openFuzzAccounts(api);
   try {
     await fc.assert(
-      fc.asyncProperty(requestArbitrary(route), async (request) => {
+      fc.asyncProperty(requestArbitrary(route, accounts), async (request) => {
         const before = options.writes.count;
         const response = await send(api, request);
         const writes = options.writes.count - before;
