@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -118,9 +118,13 @@ describe('the /_local helpers', () => {
   });
 });
 
-/** Runs the command line as `npm start` does (tsx infra/local/main.ts) with the given PATH and settings. */
+/**
+ * Runs the command line as `npm start` does: package.json's `start` script, its first word looked up in
+ * node_modules/.bin first (as npm puts it on PATH), without the shell in between, with the given PATH and settings.
+ */
 function startCli(env: Record<string, string>) {
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['infra/local/main.ts'], {
+  const [command, ...args] = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const child = spawn(join(ROOT, 'node_modules/.bin', command!), args, {
     cwd: ROOT,
     env: { HOME: process.env.HOME ?? '/tmp', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,6 +136,32 @@ function startCli(env: Record<string, string>) {
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
+
+/** Waits until the command line has printed its banner (or exited). */
+async function untilListening(cli: ReturnType<typeof startCli>): Promise<void> {
+  for (let i = 0; i < 1500 && !/Ctrl-C stops/.test(cli.output().stdout); i += 1) {
+    if (cli.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The DynamoDB Local (Java) process listening on `port`, and its parent: the process running main.ts. */
+function dynamoDbLocalOn(port: string): { pid: number; parent: number } | undefined {
+  const line = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .find((l) => l.includes('DynamoDBLocal') && new RegExp(`-port ${port}(\\s|$)`).test(l));
+  const [pid, parent] = line?.trim().split(/\s+/).map(Number) ?? [];
+  return pid === undefined || parent === undefined ? undefined : { pid, parent };
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** A PATH that has node (for tsx) and nothing else: no java. */
 function pathWithoutJava(): string {
@@ -171,6 +201,33 @@ describe('npm start', () => {
       await expect(fetch(endpoint!)).rejects.toThrow(); // DynamoDB Local is gone too
     } finally {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
+  }, CLI_TIMEOUT_MS);
+
+  it('given it is busy for a moment when SIGTERM arrives, then it still stops cleanly and DynamoDB Local stops with it', async () => {
+    const cli = startCli({ PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, PORT: '0', DYNAMODB_PORT: '0', CREDITS_IN_MEMORY: '1' });
+    let java: { pid: number; parent: number } | undefined;
+    try {
+      await untilListening(cli);
+      const port = /DynamoDB Local: http:\/\/127\.0\.0\.1:(\d+),/.exec(cli.output().stdout)?.[1];
+      expect(port, cli.output().stdout + cli.output().stderr).toBeDefined();
+      java = dynamoDbLocalOn(port!);
+      expect(java).toBeDefined();
+
+      // The process running main.ts cannot answer for 300 ms (a loaded machine, a long GC pause) when SIGTERM comes.
+      process.kill(java!.parent, 'SIGSTOP');
+      cli.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      if (isAlive(java!.parent)) process.kill(java!.parent, 'SIGCONT');
+
+      expect(await cli.exited).toBe(0);
+      expect(cli.output().stdout).toMatch(/stopping/);
+      for (let i = 0; i < 100 && isAlive(java!.pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+      expect(isAlive(java!.pid)).toBe(false);
+    } finally {
+      if (java !== undefined && isAlive(java.parent)) process.kill(java.parent, 'SIGCONT');
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      if (java !== undefined && isAlive(java.pid)) process.kill(java.pid, 'SIGKILL'); // never leave a JVM behind
     }
   }, CLI_TIMEOUT_MS);
 
