@@ -170,12 +170,15 @@ function fromState(state: AccountState, view: BalanceView): Omit<BalanceAt, 'tot
   };
 }
 
-/** The balance as a percentage of the monthly allocation, to two decimals; null when there is no allocation. */
+/**
+ * The balance as a percentage of the monthly allocation, truncated (rounded down) to two decimals; null when
+ * there is no allocation. Truncated, not rounded, so the figure agrees with `isBelowPercent`: an account at
+ * 99.997 of 100 credits is below 100 % and shows 99.99, never a rounded-up 100.
+ */
 export function percentOfAllocation(balance: Pick<BalanceAt, 'total' | 'allocation' | 'unlimited'>): number | null {
   if (balance.unlimited || balance.allocation === 0) return null;
-  // Hundredths of a percent, rounded half up in integers (bigint: total × 10,000 may pass 2^53), then shown.
-  const allocation = BigInt(balance.allocation);
-  const hundredths = (BigInt(balance.total) * 20_000n + allocation) / (2n * allocation);
+  // Whole hundredths of a percent in integers (bigint: total × 10,000 may pass 2^53); a balance is never negative.
+  const hundredths = (BigInt(balance.total) * 10_000n) / BigInt(balance.allocation);
   return Number(hundredths) / 100;
 }
 

@@ -175,7 +175,7 @@ describe('GET /v1/reports/balances', () => {
       monthly: { allocation: 100, remaining: 0 },
       purchased: { remaining: 4799.999 },
       total: 4799.999,
-      percentOfAllocation: 4800,
+      percentOfAllocation: 4799.99, // 4,799.999 of 100 credits, truncated: never shown above the balance
     });
     expect(all.body.nextCursor).toBeNull();
     const pro = await api().request('GET', '/v1/reports/balances?plan=pro', { token: TOKENS.finance });

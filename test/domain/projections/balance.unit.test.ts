@@ -73,7 +73,38 @@ describe('balances for finance listings', () => {
     ledger.run(spend('acme', 0.001, '2026-11-27T12:00:00.000Z'));
     const below = balanceAt(foldBalance(ledger.events) as BalanceView, instant('2026-11-27T13:00:00.000Z'), DEFAULT_CATALOG);
     expect(isBelowPercent(below, 2000)).toBe(true);
-    expect(percentOfAllocation(below)).toBe(20);
+    // Shown truncated, so the figure agrees with the filter: 19.999 of 100 is 19.99 %, not a rounded-up 20.
+    expect(percentOfAllocation(below)).toBe(19.99);
+  });
+
+  it('given a free account at 99.997 of its 100 credits, then it is below 100% and shows 99.99%, not a rounded-up 100%', () => {
+    const ledger = new LedgerBuilder();
+    ledger.run(openAccount('acme', 'free', '2026-11-26T10:00:00.000Z'));
+    ledger.run(spend('acme', 0.003, '2026-11-27T10:00:00.000Z'));
+    const row = balanceAt(foldBalance(ledger.events) as BalanceView, instant('2026-11-27T11:00:00.000Z'), DEFAULT_CATALOG);
+    expect(row.total).toBe(99_997);
+    expect(isBelowPercent(row, 10_000)).toBe(true);
+    expect(percentOfAllocation(row)).toBe(99.99);
+    // And at 99.99 % exactly it is not below 99.99 (strict): the figure shown is never under the filter it fails.
+    expect(isBelowPercent(row, 9999)).toBe(false);
+  });
+
+  it('for any balance and allocation, the percentage shown is below a filter exactly when the filter lists the account', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000_000_000 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        // Balances a few millicredits either side of the filter's boundary, where rounding and the filter part.
+        fc.integer({ min: -3, max: 3 }),
+        (allocation, hundredths, offset) => {
+          const total = Math.max(0, Math.floor((allocation * hundredths) / 10_000) + offset);
+          const balance = { allocation, total, unlimited: false };
+          const shown = percentOfAllocation(balance) as number;
+          expect(Math.round(shown * 100) < hundredths).toBe(isBelowPercent(balance, hundredths));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('given an unlimited account, then it has no percentage and is never below one', () => {
