@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DomainError, execute, fold, type AccountState, type Command, type LedgerEvent } from '../../domain/index.js';
+import { AccountNotFoundError, DomainError, execute, fold, type AccountState, type Command, type LedgerEvent } from '../../domain/index.js';
 import { HEAD_SORT_KEY, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
 import { clock } from './clock.js';
 import { ledgerTableName } from './config.js';
@@ -11,6 +11,7 @@ import {
   idempotencyExpiresAt,
   idempotencyItem,
   itemToIdempotencyRecord,
+  refusalResponse,
   type Idempotency,
   type IdempotencyRecord,
   type StoredResponse,
@@ -24,11 +25,16 @@ export type { Idempotency, StoredResponse } from './idempotency.js';
  *    head and the key's record (one round trip).
  * 2. A stored record for the key is the answer: the same request hash replays its response, another hash is
  *    refused (422 idempotency_key_reused).
- * 3. The domain decides; a DomainError propagates and nothing is written (a refusal is not stored, so the same
- *    request may be retried with its key once the account can pay).
+ * 3. The domain decides.
  * 4. One TransactWriteItems: the events, the head at the new version (guarded by the version read in 1) and the
  *    idempotency record (guarded by attribute_not_exists). A failed guard means someone else wrote first: reload
  *    and decide again, with full-jitter backoff, at most MAX_CONFLICT_RETRIES times.
+ *    A refusal by the domain on an existing account is an answer too (SPEC §5.3: the same key replays the first
+ *    response, as Stripe does; a new attempt needs a new key): with a key, its error response is stored in the same
+ *    kind of transaction, a ConditionCheck of the head at the version it was decided on and the record, so it is
+ *    serialized with the account's other writes and retried like a success on a conflict; then the DomainError
+ *    propagates to the HTTP edge, which answers it with the same bytes (`refusalResponse`). An unknown account is
+ *    not stored: nothing was decided.
  */
 
 /**
@@ -89,7 +95,17 @@ export async function handleCommand(input: CommandInput): Promise<CommandResult>
       if (await caughtUpRollovers(loaded.state, now)) continue;
 
       const command = commandFor(accountId, input.command, now);
-      const { events, state } = execute(command, loaded.state);
+      let decided: { events: LedgerEvent[]; state: AccountState };
+      try {
+        decided = execute(command, loaded.state);
+      } catch (error) {
+        if (idempotency !== undefined && isStoredRefusal(error, loaded.state)) {
+          const stored = recordItem(accountId, idempotency, refusalResponse(error), loaded.state.version, now);
+          await appendEvents({ accountId, expectedVersion: loaded.state.version, events: [], state: loaded.state, extraItems: [stored] });
+        }
+        throw error;
+      }
+      const { events, state } = decided;
       const response = input.respond({ events, state, now });
       const extraItems = idempotency === undefined ? [] : [recordItem(accountId, idempotency, response, state.version, now)];
       await appendEvents({ accountId, expectedVersion: loaded.state.version, events, state, extraItems });
@@ -110,8 +126,8 @@ export interface BatchRecord {
 export type BatchResult = CommandResult | { error: DomainError | ApiError };
 
 /**
- * One account's records, decided in order against one state: a refused record gets its error and the others go
- * on. The appends are written atomically, in one transaction when they fit DynamoDB's 100 items, otherwise in
+ * One account's records, decided in order against one state: a refused record gets its error (stored under its key
+ * like a success, when the account exists) and the others go on. The appends are written atomically, in one transaction when they fit DynamoDB's 100 items, otherwise in
  * several cut at record boundaries, each guarded by the head version. If the process stops between two of them,
  * what was written stays written with its idempotency records: sending the batch again with the same keys
  * replays those records and applies the rest.
@@ -168,6 +184,12 @@ async function attemptBatch(
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       results.push({ error });
+      if (isStoredRefusal(error, state)) {
+        // Stored like a success, in the same transaction as its neighbours, guarded by the head it was decided on.
+        const response = refusalResponse(error);
+        pending.push({ key, events: [], state, item: recordItem(accountId, record.idempotency, response, state.version, now) });
+        answered.set(key, { requestHash, response, here: true });
+      }
     }
   }
 
@@ -222,6 +244,14 @@ function commandFor(accountId: string, build: (now: Date) => Command, now: Date)
     throw new Error(`a command for account "${command.accountId}" was handled as account "${accountId}"`);
   }
   return command;
+}
+
+/**
+ * A refusal the domain decided on an account that exists: stored for the key. Not an unknown account (nothing was
+ * decided, and the partition has nothing yet to serialize the record with).
+ */
+function isStoredRefusal(error: unknown, state: AccountState): error is DomainError {
+  return error instanceof DomainError && !(error instanceof AccountNotFoundError) && state.version > 0;
 }
 
 function replay(stored: IdempotencyRecord, idempotency: Idempotency): CommandResult {

@@ -10,12 +10,12 @@ import type {
   Context,
 } from 'aws-lambda';
 import { z } from 'zod';
-import { DomainError, type DomainErrorKind } from '../../domain/index.js';
+import { DomainError } from '../../domain/index.js';
 import { ROUTES, type RouteDefinition } from '../../infra/routes.js';
 import { authEnvSchema, authorize, principalOf, type AuthSettings, type Principal } from './auth.js';
 import { env } from './config.js';
 import { ApiError } from './errors.js';
-import { hashRequest, idempotencyKeySchema, type Idempotency } from './idempotency.js';
+import { hashRequest, idempotencyKeySchema, refusalResponse, type Idempotency } from './idempotency.js';
 import { errorBody } from './views.js';
 
 /**
@@ -24,8 +24,9 @@ import { errorBody } from './views.js';
  *   header normalizer → authorize (401/403) → body size (413) → Idempotency-Key (400) → JSON body (400)
  *   → zod body and query (400) → request hash → the route's `handle` → JSON response
  *
- * and ONE error mapper, the only `onError`, registered last: DomainError kinds and ApiErrors become their status
- * and `{"error":{"code","message","details"}}`; anything else is logged and answered 500 with nothing internal.
+ * and ONE error mapper, the only `onError`, registered last: DomainError kinds (through `refusalResponse`, which
+ * the command path also stores for the key) and ApiErrors become their status and
+ * `{"error":{"code","message","details"}}`; anything else is logged and answered 500 with nothing internal.
  */
 
 /** IAM (services, finance) or JWT (customers); absent when no authorizer vouched for the caller. */
@@ -139,19 +140,9 @@ export function validationError(where: 'body' | 'query' | 'path', error: z.ZodEr
   return new ApiError(400, 'validation_failed', `${what} is invalid.`, { fields: fieldIssues(error) });
 }
 
-const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
-  validation: 400,
-  not_found: 404,
-  conflict: 409,
-  insufficient_credits: 402,
-  business_rule: 422,
-};
-
 /** The one place an error becomes an HTTP response. Unknown errors become a 500 that says nothing internal. */
 export function errorResponse(error: unknown, requestId: string): { statusCode: number; body: ReturnType<typeof errorBody> } {
-  if (error instanceof DomainError) {
-    return { statusCode: STATUS_OF_KIND[error.kind], body: errorBody(error.code, error.message, error.details) };
-  }
+  if (error instanceof DomainError) return refusalResponse(error);
   if (error instanceof ApiError) {
     return { statusCode: error.statusCode, body: errorBody(error.code, error.message, error.details) };
   }

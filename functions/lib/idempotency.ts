@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DomainError, type DomainErrorKind } from '../../domain/index.js';
 import { ITEM_KINDS, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
+import { errorBody } from './views.js';
 
 /**
  * Idempotency records (SPEC §5.3). A mutating request carries an `Idempotency-Key`; the first response to it is
  * stored in the account's partition, in the same transaction as the events it produced, and replayed for the same
  * key and the same request. Keys are scoped per account because the record lives under the account's key.
+ *
+ * What is stored is the answer to a decision: a success, or a refusal the domain decided on an existing account's
+ * state (402, 409, 422, and the 400s the domain raises). Refusals made before anything was decided (edge
+ * validation, a missing key, 413, an unknown account) leave no record, so the corrected request may use the key.
  */
 
 /** Records are kept at least this long; DynamoDB's TTL removes them some time after `expiresAt` passes. */
@@ -27,6 +33,23 @@ export interface Idempotency {
 export interface StoredResponse {
   statusCode: number;
   body: unknown;
+}
+
+const STATUS_OF_KIND: Record<DomainErrorKind, number> = {
+  validation: 400,
+  not_found: 404,
+  conflict: 409,
+  insufficient_credits: 402,
+  business_rule: 422,
+};
+
+/**
+ * The answer to a refusal by the domain: the status of its kind and the JSON error body. The HTTP edge sends it
+ * (functions/lib/http.ts `errorResponse`) and the command path stores it for the key, from this one function, so
+ * a replay is the first answer byte for byte.
+ */
+export function refusalResponse(error: DomainError): StoredResponse & { body: ReturnType<typeof errorBody> } {
+  return { statusCode: STATUS_OF_KIND[error.kind], body: errorBody(error.code, error.message, error.details) };
 }
 
 /** JSON with object keys sorted at every depth, so equal requests serialize equally whatever their key order. */

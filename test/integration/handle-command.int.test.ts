@@ -177,7 +177,7 @@ describe('one command with an idempotency key', () => {
     expect(IDEMPOTENCY_RETENTION_SECONDS).toBe(7 * 24 * 3600);
   });
 
-  it('given a free account with 30 credits left, when 40 credits of usage arrive, then it is refused, nothing is appended or stored, and once a pack is bought the same request with the same key is charged', async () => {
+  it('given a free account with 30 credits left, when 40 credits of usage arrive, then it is refused and nothing is appended, but the refusal is stored under its key: after a pack is bought the same request with the same key replays the 402; a new key is charged', async () => {
     await openAccount('refused');
     await reportUsage('refused', usageBody(70), 'spend-70');
     const before = await ledgerOf('refused');
@@ -186,12 +186,55 @@ describe('one command with an idempotency key', () => {
     await expect(refused).rejects.toBeInstanceOf(InsufficientCreditsError);
     await expect(refused).rejects.toMatchObject({ details: { required: 40, available: 30 } });
     expect(await ledgerOf('refused')).toEqual(before);
-    expect(await storedRecord('refused', 'use-40')).toBeUndefined();
+    expect(await storedRecord('refused', 'use-40')).toMatchObject({ version: before.length, response: { statusCode: 402 } });
 
     await purchase('refused', 'buy-1', 'pay-1');
-    const retried = await reportUsage('refused', usageBody(40), 'use-40');
+    const replayed = await reportUsage('refused', usageBody(40), 'use-40');
+    expect(replayed).toEqual({
+      response: {
+        statusCode: 402,
+        body: { error: { code: 'insufficient_credits', message: expect.any(String), details: { required: 40, available: 30 } } },
+      },
+      replayed: true,
+    });
+    expect(availableBalance(await loadAccount('refused'))).toBe(1_030_000);
+
+    const retried = await reportUsage('refused', usageBody(40), 'use-40-again');
     expect(retried.replayed).toBe(false);
     expect(availableBalance(await loadAccount('refused'))).toBe(990_000);
+  });
+
+  it('given a refusal decided on a version that another command moved before the refusal was stored, then the request is decided again on the new state and charged', async () => {
+    await openAccount('refused-race');
+    await reportUsage('refused-race', usageBody(70), 'spend-70');
+    const client = documentClient();
+    const send = client.send.bind(client);
+    let purchased = false;
+    // A purchase commits between this request's read and its write.
+    vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
+      if (command instanceof TransactWriteCommand && !purchased) {
+        purchased = true;
+        await purchase('refused-race', 'buy-1', 'pay-1');
+      }
+      return send(command as never);
+    }) as never);
+
+    const result = await reportUsage('refused-race', usageBody(40), 'use-40');
+    vi.restoreAllMocks();
+
+    expect(result).toMatchObject({ replayed: false, response: { statusCode: 201 } });
+    expect(await storedRecord('refused-race', 'use-40')).toMatchObject({ response: { statusCode: 201 } });
+    expect(usageDebits(await ledgerOf('refused-race'))).toHaveLength(2);
+  });
+
+  it('given a usage the catalog cannot price on an open account, when it is sent again with its key, then its 400 is replayed', async () => {
+    await openAccount('unpriced');
+    const body = { feature: 'chat', model: 'galactic', inputTokens: 10 };
+    await expect(reportUsage('unpriced', body, 'odd-model')).rejects.toMatchObject({ code: 'unknown_rate' });
+
+    const again = await reportUsage('unpriced', body, 'odd-model');
+    expect(again).toMatchObject({ replayed: true, response: { statusCode: 400, body: { error: { code: 'unknown_rate' } } } });
+    expect(usageDebits(await ledgerOf('unpriced'))).toHaveLength(0);
   });
 
   it('given an account nobody opened, when usage arrives, then it is refused as account_not_found and nothing is written', async () => {
@@ -327,7 +370,21 @@ describe('usage batches', { timeout: 60_000 }, () => {
     expect((results[1] as { error: DomainError }).error).toBeInstanceOf(InsufficientCreditsError);
     expect(results[2]).toMatchObject({ replayed: false, response: { body: { balance: 60_000 } } });
     expect(usageDebits(await ledgerOf('batch-mixed'))).toHaveLength(2);
-    expect(await storedRecord('batch-mixed', 'b-2')).toBeUndefined();
+    expect(await storedRecord('batch-mixed', 'b-2')).toMatchObject({ version: 3, response: { statusCode: 402 } });
+  });
+
+  it('given a batch record refused for lack of credits, when the batch comes again after a purchase, then that record replays its 402 and the others replay their 201', async () => {
+    await openAccount('batch-refusal');
+    const records = [usageRecord('batch-refusal', 'r-1', usageBody(60)), usageRecord('batch-refusal', 'r-2', usageBody(60))];
+    const first = await handleCommandBatch('batch-refusal', records);
+    expect((first[1] as { error: DomainError }).error).toBeInstanceOf(InsufficientCreditsError);
+    await purchase('batch-refusal', 'buy-1', 'pay-1');
+
+    const again = await handleCommandBatch('batch-refusal', records);
+
+    expect(again[0]).toEqual({ response: (first[0] as CommandResult).response, replayed: true });
+    expect(again[1]).toMatchObject({ replayed: true, response: { statusCode: 402, body: { error: { code: 'insufficient_credits', details: { required: 60, available: 40 } } } } });
+    expect(usageDebits(await ledgerOf('batch-refusal'))).toHaveLength(1);
   });
 
   it('given one key twice in a batch, then the same body is answered once and replayed, and another body is refused as key reuse', async () => {

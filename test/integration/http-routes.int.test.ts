@@ -327,6 +327,53 @@ describe('POST /v1/usage', () => {
     expect(await ledgerVersion(api(), id)).toBe(before);
   });
 
+  it('given a usage refused with 402 under a key, when a pack is bought and the same usage comes with that key, then the 402 is replayed byte for byte; a new key is charged', async () => {
+    const id = newAccountId();
+    await openAccount(api(), id);
+    expect((await spend(api(), id, 70)).status).toBe(201);
+    const body = { accountId: id, feature: 'chat', model: 'standard', inputTokens: 20_000 };
+    const refused = await api().request('POST', '/v1/usage', { key: 'use-40', body });
+    expect(refused.status).toBe(402);
+    const purchase = await api().request('POST', path(id, '/purchases'), { body: { pack: 'pack_1000', paymentRef: `pay-${id}` } });
+    expect(purchase.status).toBe(201);
+    const version = await ledgerVersion(api(), id);
+
+    const again = await api().request('POST', '/v1/usage', { key: 'use-40', body });
+    expect(again.status).toBe(402);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(refused.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.text).toBe(refused.text);
+    expect(await ledgerVersion(api(), id)).toBe(version);
+
+    const reused = await api().request('POST', '/v1/usage', { key: 'use-40', body: { ...body, inputTokens: 10_000 } });
+    expect([reused.status, reused.body.error.code]).toEqual([422, 'idempotency_key_reused']);
+    const fresh = await api().request('POST', '/v1/usage', { key: 'use-40-again', body });
+    expect([fresh.status, fresh.body.charged]).toEqual([201, 40]);
+  });
+
+  it('given a request refused before anything was decided (a malformed body, an unknown account), when it is fixed and sent with the same key, then it is applied', async () => {
+    const id = newAccountId();
+    const usage = { accountId: id, feature: 'image', quality: 'hd' };
+    const malformed = await api().request('POST', '/v1/usage', { key: 'fix-me', body: { ...usage, units: -1 } });
+    expect([malformed.status, malformed.body.error.code]).toEqual([400, 'validation_failed']);
+    const unknown = await api().request('POST', '/v1/usage', { key: 'fix-me', body: usage });
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'account_not_found']);
+
+    await openAccount(api(), id);
+    const applied = await api().request('POST', '/v1/usage', { key: 'fix-me', body: usage });
+    expect([applied.status, applied.headers.get('idempotent-replayed')]).toEqual([201, null]);
+  });
+
+  it('given a pack bought on the custom plan under a key, when it is sent again with that key, then its 422 is replayed', async () => {
+    const id = newAccountId();
+    await openAccount(api(), id, 'custom');
+    const body = { pack: 'pack_1000', paymentRef: `pay-${id}` };
+    const first = await api().request('POST', path(id, '/purchases'), { key: 'custom-pack', body });
+    expect([first.status, first.body.error.code]).toEqual([422, 'packs_not_available']);
+    const again = await api().request('POST', path(id, '/purchases'), { key: 'custom-pack', body });
+    expect([again.status, again.headers.get('idempotent-replayed'), again.text]).toEqual([422, 'true', first.text]);
+  });
+
   it('when usage crosses 20% of the allocation, then the answer names the threshold and a ThresholdCrossed is in the same append', async () => {
     const id = newAccountId();
     await openAccount(api(), id);

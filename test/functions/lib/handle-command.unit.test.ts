@@ -2,7 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InsufficientCreditsError, execute, initialState, type AccountState, type Command } from '../../../domain/index.js';
+import { AccountNotFoundError, InsufficientCreditsError, execute, initialState, type AccountState, type Command } from '../../../domain/index.js';
 import { ManualClock, resetClock, setClock } from '../../../functions/lib/clock.js';
 import { resetClients } from '../../../functions/lib/dynamo.js';
 import { headItem } from '../../../functions/lib/event-store.js';
@@ -44,6 +44,8 @@ const usage = { feature: 'chat', model: 'standard', inputTokens: 1234, outputTok
 const debit = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'acme', now, usage });
 const respond = ({ state }: CommandOutcome) => ({ statusCode: 201, body: { version: state.version } });
 const requestHash = hashRequest({ route: 'POST /v1/usage', body: usage });
+/** 13 HD images cost 104 credits; a new free account has 100. */
+const tooMuch = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'acme', now, usage: { feature: 'image', quality: 'hd', units: 13 } });
 
 describe('a debit with an idempotency key', () => {
   it('reads the head and the key record in one consistent BatchGetItem, then writes one transaction: the event, the head at the expected version, the record', async () => {
@@ -183,13 +185,114 @@ describe('a debit with an idempotency key', () => {
     expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
-  it('given a debit larger than the balance, then it is refused and no write is sent', async () => {
+  it('given a debit larger than the balance, then it is refused and its 402 is stored under the key in one transaction: a check of the head at the version decided on, and the record guarded by attribute_not_exists', async () => {
     dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(opened)] } });
-    const tooMuch = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'acme', now, usage: { feature: 'image', quality: 'hd', units: 13 } });
+    dynamo.on(TransactWriteCommand).resolves({});
 
     await expect(handleCommand({ accountId: 'acme', idempotency: { key: 'k', requestHash: 'h' }, command: tooMuch, respond })).rejects.toBeInstanceOf(
       InsufficientCreditsError,
     );
+
+    expect(dynamo.calls()).toHaveLength(2);
+    expect(dynamo.commandCalls(TransactWriteCommand)[0]!.args[0].input).toEqual({
+      TransactItems: [
+        {
+          ConditionCheck: {
+            TableName: TABLE,
+            Key: { pk: 'ACCOUNT#acme', sk: 'HEAD' },
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': 2 },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: 'ACCOUNT#acme',
+              sk: 'IDEMPOTENCY#k',
+              kind: 'idempotency',
+              accountId: 'acme',
+              key: 'k',
+              requestHash: 'h',
+              response: {
+                statusCode: 402,
+                bodyJson: JSON.stringify({
+                  error: { code: 'insufficient_credits', message: 'This needs 104 credits and 100 are available.', details: { required: 104, available: 100 } },
+                }),
+              },
+              version: 2,
+              createdAt: '2026-11-26T10:05:00.000Z',
+              expiresAt: Date.parse('2026-12-03T10:05:00.000Z') / 1000,
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': 'pk' },
+          },
+        },
+      ],
+    });
+  });
+
+  it('given a refusal whose head check fails (another command committed first), then it reads again and decides again on the new state', async () => {
+    const credited = execute({ type: 'PurchasePack', accountId: 'acme', now: T0, pack: 'pack_1000', paymentRef: 'pay-1' }, opened).state;
+    dynamo
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [headItem(opened)] } })
+      .resolves({ Responses: { [TABLE]: [headItem(credited)] } });
+    dynamo
+      .on(TransactWriteCommand)
+      .rejectsOnce(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
+      )
+      .resolves({});
+
+    const result = await handleCommand({ accountId: 'acme', idempotency: { key: 'k', requestHash: 'h' }, command: tooMuch, respond });
+
+    expect(result).toEqual({ response: { statusCode: 201, body: { version: credited.version + 1 } }, replayed: false });
+    const writes = dynamo.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems!);
+    expect(writes.map((items) => items.map((item) => Object.keys(item)[0]))).toEqual([
+      ['ConditionCheck', 'Put'],
+      ['Put', 'Put', 'Put'],
+    ]);
+  });
+
+  it('given the stored answer to this request is a refusal, then it is replayed as it was, and nothing is written', async () => {
+    const refusal = { error: { code: 'insufficient_credits', message: 'This needs 104 credits and 100 are available.', details: { required: 104, available: 100 } } };
+    const stored = {
+      pk: 'ACCOUNT#acme',
+      sk: 'IDEMPOTENCY#k',
+      kind: 'idempotency',
+      accountId: 'acme',
+      key: 'k',
+      requestHash: 'h',
+      response: { statusCode: 402, bodyJson: JSON.stringify(refusal) },
+      version: 2,
+      createdAt: DEBIT_AT.toISOString(),
+      expiresAt: 1,
+    };
+    const credited = execute({ type: 'PurchasePack', accountId: 'acme', now: T0, pack: 'pack_1000', paymentRef: 'pay-1' }, opened).state;
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [headItem(credited), stored] } });
+
+    const result = await handleCommand({ accountId: 'acme', idempotency: { key: 'k', requestHash: 'h' }, command: tooMuch, respond });
+
+    expect(result).toEqual({ response: { statusCode: 402, body: refusal }, replayed: true });
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('given a refusal without a key, or for an account nobody opened, then nothing is written', async () => {
+    dynamo.on(GetCommand).resolves({ Item: headItem(opened) });
+    dynamo.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+
+    await expect(handleCommand({ accountId: 'acme', command: tooMuch, respond })).rejects.toBeInstanceOf(InsufficientCreditsError);
+    const ghost = (now: Date): Command => ({ type: 'RecordUsage', accountId: 'ghost', now, usage });
+    await expect(handleCommand({ accountId: 'ghost', idempotency: { key: 'k', requestHash: 'h' }, command: ghost, respond })).rejects.toBeInstanceOf(
+      AccountNotFoundError,
+    );
+
     expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 });
