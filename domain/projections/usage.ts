@@ -7,7 +7,9 @@ import type { EventOf, LedgerEvent, UsageRecord } from '../ledger/events.js';
  *
  * - UsageDayView: per account, per UTC day, one line per feature and model with credits, tokens, units and
  *   requests (one request per usage record).
- * - UsageRecordView: one per usage record (a `Debited` with reason `usage`), for exports.
+ * - UsageRecordView: one per usage record (a `Debited` with reason `usage`), for exports. It carries the
+ *   record's own fields as reported (an image has a quality and no model); the model key the report groups by
+ *   (`image-hd`) is derived from it when a report needs it, never stored in it.
  */
 
 export interface UsageTotals {
@@ -40,9 +42,8 @@ export interface UsageRecordView {
   at: string;
   occurredAt: string;
   feature: string;
-  model: string;
-  /** As reported (absent when the record did not say). */
-  reportedModel?: string;
+  /** As reported: token features have a model, unit features (images) a quality; absent when not reported. */
+  model?: string;
   quality?: string;
   chatbotId?: string;
   inputTokens: number;
@@ -53,7 +54,8 @@ export interface UsageRecordView {
   credits: Millicredits;
   split: { monthly: Millicredits; purchased: Millicredits };
   unlimited: boolean;
-  rate: { millicredits: number; per: number; measure: 'tokens' | 'units' };
+  /** The catalog rate the charge used; `variant` is the model or quality it was picked by. */
+  rate: { variant: string; millicredits: number; per: number; measure: 'tokens' | 'units' };
   catalogVersion: string;
 }
 
@@ -70,7 +72,7 @@ export function isUsageDebit(event: LedgerEvent): event is UsageDebit {
  * How usage groups by model (SPEC §6): token features by their model (`chatbot` by its chatbot's model), unit
  * features by quality, prefixed with the feature (`image-standard`, `image-hd`).
  */
-export function usageModelKey(usage: UsageRecord): string {
+export function usageModelKey(usage: Pick<UsageRecord, 'feature'> & { rate: Pick<UsageRecord['rate'], 'measure' | 'variant'> }): string {
   return usage.rate.measure === 'units' ? `${usage.feature}-${usage.rate.variant}` : usage.rate.variant;
 }
 
@@ -136,8 +138,7 @@ export function usageRecordOf(event: LedgerEvent): UsageRecordView | null {
     at: event.at,
     occurredAt: usage.occurredAt,
     feature: usage.feature,
-    model: usageModelKey(usage),
-    ...(usage.model === undefined ? {} : { reportedModel: usage.model }),
+    ...(usage.model === undefined ? {} : { model: usage.model }),
     ...(usage.quality === undefined ? {} : { quality: usage.quality }),
     ...(usage.chatbotId === undefined ? {} : { chatbotId: usage.chatbotId }),
     inputTokens: totals.inputTokens,
@@ -147,7 +148,7 @@ export function usageRecordOf(event: LedgerEvent): UsageRecordView | null {
     credits: amount,
     split: { monthly: split.monthly, purchased: split.purchased },
     unlimited,
-    rate: { millicredits: usage.rate.millicredits, per: usage.rate.per, measure: usage.rate.measure },
+    rate: { variant: usage.rate.variant, millicredits: usage.rate.millicredits, per: usage.rate.per, measure: usage.rate.measure },
     catalogVersion: usage.catalogVersion,
   };
 }
@@ -173,13 +174,13 @@ export function groupUsage(
   return { groups: [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), totals };
 }
 
-/** A usage record as a day line (for ranges that start or end inside a day). */
+/** A usage record as a day line (for ranges that start or end inside a day), under the report's model key. */
 export function lineOfRecord(record: UsageRecordView): { day: string; line: UsageLine } {
   return {
     day: utcDay(record.occurredAt),
     line: {
       feature: record.feature,
-      model: record.model,
+      model: usageModelKey(record),
       credits: record.credits,
       inputTokens: record.inputTokens,
       outputTokens: record.outputTokens,

@@ -69,7 +69,8 @@ export function exportRow(record: UsageRecordView): ExportRow {
     recordedAt: record.at,
     version: record.version,
     feature: record.feature,
-    model: record.model,
+    // The record's own fields as reported (an image has a quality, no model), not the usage report's model key.
+    model: record.model ?? null,
     quality: record.quality ?? null,
     chatbotId: record.chatbotId ?? null,
     inputTokens: record.inputTokens,

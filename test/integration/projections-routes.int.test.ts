@@ -139,7 +139,8 @@ describe('GET /v1/accounts/{id}/usage/export', () => {
     );
     expect(lines[1]).toBe('2026-12-28T11:59:00.000Z,2026-12-28T12:00:00.000Z,4,chatbot,mini,,"support, ""EU""\nteam",333,0,0,333,0.167,0.167,0,false,0.5,1000,tokens,2026-11-01');
     expect(lines[2]).toBe('2026-12-28T12:00:00.000Z,2026-12-28T12:00:00.000Z,3,chat,standard,,,1234,567,0,1801,3.602,3.602,0,false,2,1000,tokens,2026-11-01');
-    expect(lines[3]).toMatch(/^2026-12-28T12:00:00\.000Z,2026-12-28T12:00:00\.000Z,5,image,image-hd,hd,,0,0,3,3,24,24,0,false,8,1,units,/);
+    // An image has a quality and no model: the export shows what was reported, not the report's `image-hd` key.
+    expect(lines[3]).toMatch(/^2026-12-28T12:00:00\.000Z,2026-12-28T12:00:00\.000Z,5,image,,hd,,0,0,3,3,24,24,0,false,8,1,units,/);
     expect(lines[4]).toBe('');
     expect(lines).toHaveLength(5);
   });

@@ -200,6 +200,13 @@ describe('the query routes answer what the ledger says', () => {
     expect(rows.map((r) => Number(r[column('version')]))).toEqual(
       [...expected].sort((a, b) => (a.data.usage!.occurredAt < b.data.usage!.occurredAt ? -1 : a.data.usage!.occurredAt > b.data.usage!.occurredAt ? 1 : a.version - b.version)).map((e) => e.version),
     );
+    // Each row carries the record's own fields as reported: images have a quality and no model.
+    const reported = new Map(expected.map((e) => [e.version, e.data.usage]));
+    for (const r of rows) {
+      const usage = reported.get(Number(r[column('version')]));
+      expect([r[column('feature')], r[column('model')], r[column('quality')]]).toEqual([usage?.feature, usage?.model ?? '', usage?.quality ?? '']);
+    }
+    expect(rows.some((r) => r[column('feature')] === 'image' && r[column('model')] === '' && r[column('quality')] !== '')).toBe(true);
     const chatbotIds = new Set(rows.map((r) => r[column('chatbotId')]));
     for (const tricky of ['support, EU', 'say "hi"', 'multi\nline']) {
       if (expected.some((e) => e.data.usage?.chatbotId === tricky)) expect(chatbotIds).toContain(tricky);

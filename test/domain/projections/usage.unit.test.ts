@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   evolveUsageDay,
   groupUsage,
+  lineOfRecord,
   usageDayOf,
   usageRecordOf,
   type UsageDayView,
+  type UsageRecordView,
 } from '../../../domain/projections/index.js';
 import type { LedgerEvent } from '../../../domain/index.js';
 import { adjust, LedgerBuilder, openAccount, useFeature } from './ledger-builder.js';
@@ -117,7 +119,6 @@ describe('usage records (one export row per usage charge)', () => {
       occurredAt: '2026-11-26T11:00:00.000Z',
       feature: 'chatbot',
       model: 'standard',
-      reportedModel: 'standard',
       chatbotId: 'a, "b"',
       inputTokens: 1234,
       outputTokens: 567,
@@ -126,9 +127,21 @@ describe('usage records (one export row per usage charge)', () => {
       credits: 3602,
       split: { monthly: 3602, purchased: 0 },
       unlimited: false,
-      rate: { millicredits: 2000, per: 1000, measure: 'tokens' },
+      rate: { variant: 'standard', millicredits: 2000, per: 1000, measure: 'tokens' },
       catalogVersion: '2026-11-01',
     });
+  });
+
+  it('given an image, then its record has the quality it was reported with and no model (images have none); the model key stays in the report', () => {
+    const ledger = new LedgerBuilder();
+    ledger.run(openAccount('acme', 'pro', '2026-11-26T10:00:00.000Z'));
+    const [debit] = ledger.run(useFeature('acme', '2026-11-26T11:00:00.000Z', { feature: 'image', quality: 'hd', units: 3 }));
+
+    const record = usageRecordOf(debit as LedgerEvent);
+    expect(record).toMatchObject({ feature: 'image', quality: 'hd', units: 3, credits: 24_000 });
+    expect(record).not.toHaveProperty('model');
+    // A range edge counted from records groups it exactly as the day views do.
+    expect(lineOfRecord(record as UsageRecordView).line).toMatchObject({ feature: 'image', model: 'image-hd', units: 3 });
   });
 });
 
