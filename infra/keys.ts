@@ -26,6 +26,9 @@ export const eventSortKey = (version: number): string => `EVENT#${String(version
 export const EVENT_SORT_PREFIX = 'EVENT#';
 export const HEAD_SORT_KEY = 'HEAD';
 export const idempotencySortKey = (key: string): string => `IDEMPOTENCY#${key}`;
+/** A usage batch's own Idempotency-Key (not an account's: a batch spans accounts) has an item of its own. */
+export const batchPartition = (key: string): string => `BATCH#${key}`;
+export const BATCH_SORT_KEY = 'BATCH';
 export const deliverySortKey = (channel: string, version: number): string => `DELIVERY#${channel}#${String(version).padStart(10, '0')}`;
 
 /** Environment variable names the functions read and the infrastructure sets: one list, no drift. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { handleCommandBatch, type BatchRecord, type BatchResult } from '../lib/handle-command.js';
+import { handleBatchKey, handleCommandBatch, type BatchRecord, type BatchResult } from '../lib/handle-command.js';
 import { ApiError } from '../lib/errors.js';
-import { errorResponse, fieldIssues, httpHandler, logger, requestHash, routeOf } from '../lib/http.js';
-import { idempotencyKeySchema } from '../lib/idempotency.js';
+import { commandOutput, errorResponse, fieldIssues, httpHandler, logger, requestHash, routeOf } from '../lib/http.js';
+import { idempotencyKeySchema, type StoredResponse } from '../lib/idempotency.js';
 import { errorBody } from '../lib/views.js';
 import { recordUsageCommand, usageRecordBody, usageResponse } from './record-usage.js';
 
@@ -14,6 +14,11 @@ import { recordUsageCommand, usageRecordBody, usageResponse } from './record-usa
  *
  * A record is the same request as POST /v1/usage with the same body and key (its hash is taken as that route's),
  * so a client may retry a batch record alone, or a single usage inside a batch, and get the first answer back.
+ *
+ * The batch's own Idempotency-Key names the whole request (functions/lib/handle-command.ts `handleBatchKey`): the
+ * same key and body replay the stored batch answer byte for byte, another body is 422 idempotency_key_reused and
+ * nothing is applied. An answer with a record that may succeed when sent again (a 5xx, or 409 concurrent_update)
+ * is not stored, so resending the batch with its key retries those records (the others replay from their keys).
  */
 export const MAX_BATCH_RECORDS = 100;
 /** Accounts whose records are written at the same time; each account's records are one transaction. */
@@ -59,75 +64,65 @@ async function inPool<T>(tasks: ReadonlyArray<() => Promise<T>>, concurrency: nu
   return results;
 }
 
-export const handler = httpHandler({
-  route: routeOf('POST', '/v1/usage/batch'),
-  body: usageBatchBody,
-  handle: async ({ body, requestId }) => {
-    const { records } = body;
-    if (records.length > MAX_BATCH_RECORDS) {
-      throw new ApiError(413, 'batch_too_large', `A batch holds at most ${MAX_BATCH_RECORDS} records; this one has ${records.length}.`, {
-        records: records.length,
-        limit: MAX_BATCH_RECORDS,
-      });
+/** Every record, per account; the batch answer and whether it is final (stored for the batch key). */
+async function processBatch(records: readonly unknown[], requestId: string): Promise<{ response: StoredResponse; replayed: boolean; store: boolean }> {
+  const results = new Array<BatchItemResult>(records.length);
+  const byAccount = new Map<string, Accepted[]>();
+  records.forEach((raw, index) => {
+    const parsed = batchRecordBody.safeParse(raw);
+    if (!parsed.success) {
+      const fields = fieldIssues(parsed.error).map((f) => ({ ...f, path: `records.${index}.${f.path}` }));
+      results[index] = failed(index, raw, 400, errorBody('validation_failed', `Record ${index} is invalid.`, { fields }));
+      return;
     }
+    const { idempotencyKey, ...usage } = parsed.data;
+    const { idempotencyKey: _key, ...asSingleRequest } = raw as Record<string, unknown>;
+    const accepted: Accepted = {
+      index,
+      idempotencyKey,
+      accountId: usage.accountId,
+      record: {
+        idempotency: { key: idempotencyKey, requestHash: requestHash('POST', '/v1/usage', asSingleRequest) },
+        command: (now) => recordUsageCommand(usage, now),
+        respond: usageResponse,
+      },
+    };
+    const group = byAccount.get(usage.accountId) ?? [];
+    group.push(accepted);
+    byAccount.set(usage.accountId, group);
+  });
 
-    const results = new Array<BatchItemResult>(records.length);
-    const byAccount = new Map<string, Accepted[]>();
-    records.forEach((raw, index) => {
-      const parsed = batchRecordBody.safeParse(raw);
-      if (!parsed.success) {
-        const fields = fieldIssues(parsed.error).map((f) => ({ ...f, path: `records.${index}.${f.path}` }));
-        results[index] = failed(index, raw, 400, errorBody('validation_failed', `Record ${index} is invalid.`, { fields }));
-        return;
+  const groups = [...byAccount.entries()];
+  await inPool(
+    groups.map(([accountId, group]) => async () => {
+      let outcomes: BatchResult[];
+      try {
+        outcomes = await handleCommandBatch(
+          accountId,
+          group.map((g) => g.record),
+        );
+      } catch (error) {
+        // The whole account's group failed (for example it stayed contended): its records share the answer.
+        if (!(error instanceof ApiError)) logger.error('Usage batch: an account group failed', { requestId, accountId, error });
+        const { statusCode, body: errorJson } = errorResponse(error, requestId);
+        outcomes = group.map(() => ({ error: new ApiError(statusCode, errorJson.error.code, errorJson.error.message, errorJson.error.details) }));
       }
-      const { idempotencyKey, ...usage } = parsed.data;
-      const { idempotencyKey: _key, ...asSingleRequest } = raw as Record<string, unknown>;
-      const accepted: Accepted = {
-        index,
-        idempotencyKey,
-        accountId: usage.accountId,
-        record: {
-          idempotency: { key: idempotencyKey, requestHash: requestHash('POST', '/v1/usage', asSingleRequest) },
-          command: (now) => recordUsageCommand(usage, now),
-          respond: usageResponse,
-        },
-      };
-      const group = byAccount.get(usage.accountId) ?? [];
-      group.push(accepted);
-      byAccount.set(usage.accountId, group);
-    });
-
-    const groups = [...byAccount.entries()];
-    await inPool(
-      groups.map(([accountId, group]) => async () => {
-        let outcomes: BatchResult[];
-        try {
-          outcomes = await handleCommandBatch(
-            accountId,
-            group.map((g) => g.record),
-          );
-        } catch (error) {
-          // The whole account's group failed (for example it stayed contended): its records share the answer.
-          if (!(error instanceof ApiError)) logger.error('Usage batch: an account group failed', { requestId, accountId, error });
-          const { statusCode, body: errorJson } = errorResponse(error, requestId);
-          outcomes = group.map(() => ({ error: new ApiError(statusCode, errorJson.error.code, errorJson.error.message, errorJson.error.details) }));
+      group.forEach((g, i) => {
+        const outcome = outcomes[i]!;
+        const base = { index: g.index, idempotencyKey: g.idempotencyKey, accountId: g.accountId };
+        if ('error' in outcome) {
+          const mapped = errorResponse(outcome.error, requestId);
+          results[g.index] = { ...base, status: mapped.statusCode, replayed: false, body: mapped.body };
+        } else {
+          results[g.index] = { ...base, status: outcome.response.statusCode, replayed: outcome.replayed, body: outcome.response.body };
         }
-        group.forEach((g, i) => {
-          const outcome = outcomes[i]!;
-          const base = { index: g.index, idempotencyKey: g.idempotencyKey, accountId: g.accountId };
-          if ('error' in outcome) {
-            const mapped = errorResponse(outcome.error, requestId);
-            results[g.index] = { ...base, status: mapped.statusCode, replayed: false, body: mapped.body };
-          } else {
-            results[g.index] = { ...base, status: outcome.response.statusCode, replayed: outcome.replayed, body: outcome.response.body };
-          }
-        });
-      }),
-      ACCOUNT_CONCURRENCY,
-    );
+      });
+    }),
+    ACCOUNT_CONCURRENCY,
+  );
 
-    const allReplayed = results.every((r) => r.replayed);
-    return {
+  return {
+    response: {
       statusCode: 200,
       body: {
         results,
@@ -138,7 +133,31 @@ export const handler = httpHandler({
           replayed: results.filter((r) => r.replayed).length,
         },
       },
-      replayed: allReplayed,
-    };
+    },
+    replayed: results.every((r) => r.replayed),
+    store: !results.some(mayChangeWhenSentAgain),
+  };
+}
+
+/** A record answer a resend may change: a failure on our side, or an account that stayed contended. */
+function mayChangeWhenSentAgain(result: BatchItemResult): boolean {
+  const code = (result.body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return result.status >= 500 || (result.status === 409 && code === 'concurrent_update');
+}
+
+export const handler = httpHandler({
+  route: routeOf('POST', '/v1/usage/batch'),
+  body: usageBatchBody,
+  handle: async ({ body, idempotency, requestId }) => {
+    const { records } = body;
+    if (records.length > MAX_BATCH_RECORDS) {
+      throw new ApiError(413, 'batch_too_large', `A batch holds at most ${MAX_BATCH_RECORDS} records; this one has ${records.length}.`, {
+        records: records.length,
+        limit: MAX_BATCH_RECORDS,
+      });
+    }
+
+    if (idempotency === undefined) throw new Error('the usage batch route is mutating: the edge requires its Idempotency-Key');
+    return commandOutput(await handleBatchKey(idempotency, () => processBatch(records, requestId)));
   },
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AccountNotFoundError, DomainError, execute, fold, type AccountState, type Command, type LedgerEvent } from '../../domain/index.js';
 import { HEAD_SORT_KEY, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
 import { clock } from './clock.js';
@@ -8,7 +9,10 @@ import { documentClient } from './dynamo.js';
 import { ApiError, ConcurrencyConflictError, IdempotencyKeyReusedError } from './errors.js';
 import { MAX_TRANSACTION_ITEMS, VersionConflictError, appendEvents, headItemToState, headKey } from './event-store.js';
 import {
+  batchRecordItem,
+  batchRecordKey,
   idempotencyExpiresAt,
+  itemToBatchRecord,
   idempotencyItem,
   itemToIdempotencyRecord,
   refusalResponse,
@@ -209,6 +213,56 @@ async function attemptBatch(
   return results;
 }
 
+/**
+ * A usage batch's own Idempotency-Key (SPEC §5.3 applies to the batch request too). One consistent read of the
+ * batch record first: the same request hash replays the stored batch answer, another hash is refused (422
+ * idempotency_key_reused) before any record is processed. Otherwise the batch is processed and its answer stored
+ * with attribute_not_exists, unless `process` says it must not be (a record that may succeed when sent again).
+ *
+ * Two identical batches racing with one key both process; the records' own keys make sure each record is applied
+ * once. The one whose put loses answers with the winner's stored answer, so one key has one answer.
+ */
+export async function handleBatchKey(
+  idempotency: Idempotency,
+  process: () => Promise<{ response: StoredResponse; replayed: boolean; store: boolean }>,
+): Promise<CommandResult> {
+  const TableName = ledgerTableName();
+  const Key = batchRecordKey(idempotency.key);
+  const readStored = async () => {
+    const { Item } = await documentClient().send(new GetCommand({ TableName, Key, ConsistentRead: true }));
+    return Item === undefined ? undefined : itemToBatchRecord(Item);
+  };
+  const earlier = await readStored();
+  if (earlier !== undefined) return replay(earlier, idempotency);
+
+  const outcome = await process();
+  if (!outcome.store) return { response: outcome.response, replayed: outcome.replayed };
+  const now = clock.now();
+  const item = batchRecordItem({
+    key: idempotency.key,
+    requestHash: idempotency.requestHash,
+    response: outcome.response,
+    createdAt: now.toISOString(),
+    expiresAt: idempotencyExpiresAt(now),
+  });
+  try {
+    await documentClient().send(
+      new PutCommand({
+        TableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': LEDGER_KEYS.partitionKey },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException) && !(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+    // Another batch with this key stored its answer first: the same request answers as it did.
+    const winner = await readStored();
+    if (winner !== undefined && winner.requestHash === idempotency.requestHash) return { response: winner.response, replayed: true };
+  }
+  return { response: outcome.response, replayed: outcome.replayed };
+}
+
 interface PendingRecord {
   key: string;
   events: LedgerEvent[];
@@ -254,7 +308,7 @@ function isStoredRefusal(error: unknown, state: AccountState): error is DomainEr
   return error instanceof DomainError && !(error instanceof AccountNotFoundError) && state.version > 0;
 }
 
-function replay(stored: IdempotencyRecord, idempotency: Idempotency): CommandResult {
+function replay(stored: Pick<IdempotencyRecord, 'requestHash' | 'response'>, idempotency: Idempotency): CommandResult {
   if (stored.requestHash !== idempotency.requestHash) throw new IdempotencyKeyReusedError(idempotency.key);
   return { response: stored.response, replayed: true };
 }

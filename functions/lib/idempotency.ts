@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError, type DomainErrorKind } from '../../domain/index.js';
-import { ITEM_KINDS, LEDGER_KEYS, accountPartition, idempotencySortKey } from '../../infra/keys.js';
+import { BATCH_SORT_KEY, ITEM_KINDS, LEDGER_KEYS, accountPartition, batchPartition, idempotencySortKey } from '../../infra/keys.js';
 import { errorBody } from './views.js';
 
 /**
@@ -120,17 +120,63 @@ const storedRecordSchema = z.object({
   [LEDGER_KEYS.ttlAttribute]: z.number().int(),
 });
 
+function storedResponseOf(attribute: z.output<typeof storedRecordSchema>['response']): StoredResponse {
+  return { statusCode: attribute.statusCode, body: attribute.bodyJson === undefined ? attribute.body : (JSON.parse(attribute.bodyJson) as unknown) };
+}
+
 export function itemToIdempotencyRecord(item: Record<string, unknown>): IdempotencyRecord {
   const parsed = storedRecordSchema.parse(item);
   return {
     accountId: parsed.accountId,
     key: parsed.key,
     requestHash: parsed.requestHash,
-    response: {
-      statusCode: parsed.response.statusCode,
-      body: parsed.response.bodyJson === undefined ? parsed.response.body : (JSON.parse(parsed.response.bodyJson) as unknown),
-    },
+    response: storedResponseOf(parsed.response),
     version: parsed.version,
+    createdAt: parsed.createdAt,
+    expiresAt: parsed[LEDGER_KEYS.ttlAttribute],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A usage batch's own key
+
+/**
+ * The record of a usage batch's own Idempotency-Key: the whole batch answer, in an item of its own (pk
+ * `BATCH#<key>`, sk `BATCH`), since a batch spans accounts. Same kind and TTL as the per-account records, so the
+ * stream filter (kind "event") never passes it.
+ */
+export interface BatchIdempotencyRecord {
+  key: string;
+  requestHash: string;
+  response: StoredResponse;
+  createdAt: string;
+  expiresAt: number;
+}
+
+export function batchRecordKey(key: string): Record<string, string> {
+  return { [LEDGER_KEYS.partitionKey]: batchPartition(key), [LEDGER_KEYS.sortKey]: BATCH_SORT_KEY };
+}
+
+export function batchRecordItem(record: BatchIdempotencyRecord): Record<string, unknown> {
+  return {
+    ...batchRecordKey(record.key),
+    [LEDGER_KEYS.kindAttribute]: ITEM_KINDS.idempotency,
+    key: record.key,
+    requestHash: record.requestHash,
+    response: storedResponseAttribute(record.response),
+    createdAt: record.createdAt,
+    [LEDGER_KEYS.ttlAttribute]: record.expiresAt,
+  };
+}
+
+const storedBatchRecordSchema = storedRecordSchema.omit({ accountId: true, version: true });
+
+export function itemToBatchRecord(item: Record<string, unknown>): BatchIdempotencyRecord {
+  const parsed = storedBatchRecordSchema.parse(item);
+  return {
+    key: parsed.key,
+    requestHash: parsed.requestHash,
+    response: storedResponseOf(parsed.response),
     createdAt: parsed.createdAt,
     expiresAt: parsed[LEDGER_KEYS.ttlAttribute],
   };

@@ -1,7 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { resetClients } from '../../functions/lib/dynamo.js';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { documentClient, resetClients } from '../../functions/lib/dynamo.js';
 import { ENV } from '../../infra/keys.js';
-import { newAccountId, openAccount, useLocalApi } from '../support/local-api.js';
+import { ledgerOf, newAccountId, openAccount, useLocalApi } from '../support/local-api.js';
 
 /**
  * A 500 never leaks internals (SPEC §5.6): when the store fails underneath a handler (here: the handlers are
@@ -28,7 +29,7 @@ describe('when the store fails underneath a handler', () => {
   let restore: (() => void) | undefined;
   afterAll(() => restore?.());
 
-  it('then reads and writes answer 500 internal_error with a request id and no internals; a batch answers 500 per record', async () => {
+  it('then reads, writes and batches (whose key cannot be checked) answer 500 internal_error with a request id and no internals', async () => {
     const id = newAccountId();
     await openAccount(api(), id);
     restore = breakTheStore();
@@ -47,8 +48,8 @@ describe('when the store fails underneath a handler', () => {
     const batch = await api().request('POST', '/v1/usage/batch', {
       body: { records: [{ idempotencyKey: 'k1', accountId: id, feature: 'image', quality: 'hd' }] },
     });
-    expect(batch.status).toBe(200);
-    expect(batch.body.results[0]).toMatchObject({ status: 500, body: { error: { code: 'internal_error' } } });
+    expect(batch.status).toBe(500);
+    expect(batch.body).toEqual({ error: { code: 'internal_error', message: expect.any(String), details: { requestId: expect.any(String) } } });
     for (const leak of LEAKS) expect(batch.text).not.toMatch(leak);
 
     restore();
@@ -56,5 +57,44 @@ describe('when the store fails underneath a handler', () => {
     const healed = await api().request('GET', `/v1/accounts/${id}/balance`);
     expect(healed.status).toBe(200);
     expect(healed.body.total).toBe(100);
+  });
+});
+
+describe('when one account of a batch fails on our side', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('then that record answers 500 per record, and the batch answer is not stored: the same batch with its key applies it then, the others replaying', async () => {
+    const a = newAccountId('a');
+    const b = newAccountId('b');
+    await openAccount(api(), a);
+    await openAccount(api(), b);
+    const client = documentClient();
+    const send = client.send.bind(client);
+    let failed = false;
+    vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
+      const items = command instanceof TransactWriteCommand ? (command.input.TransactItems ?? []) : [];
+      if (!failed && items.some((item) => item.Put?.Item?.['accountId'] === b)) {
+        failed = true;
+        throw new Error('the store failed for this account');
+      }
+      return send(command as never);
+    }) as never);
+    const body = {
+      records: [
+        { idempotencyKey: `${a}-0`, accountId: a, feature: 'image', quality: 'standard' },
+        { idempotencyKey: `${b}-0`, accountId: b, feature: 'image', quality: 'standard' },
+      ],
+    };
+
+    const first = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body });
+    expect(first.body.results.map((r: { status: number }) => r.status)).toEqual([201, 500]);
+
+    const again = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body });
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.body.results.map((r: { status: number; replayed: boolean }) => [r.status, r.replayed])).toEqual([
+      [201, true],
+      [201, false],
+    ]);
+    expect((await ledgerOf(api(), b)).filter((e) => e.type === 'Debited')).toHaveLength(1);
   });
 });

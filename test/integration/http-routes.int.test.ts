@@ -437,7 +437,7 @@ describe('POST /v1/usage/batch', () => {
     expect((await api().request('GET', path(a, '/balance'))).body.total).toBe(0);
   });
 
-  it('when the same batch is sent again, then every record replays, nothing is appended, and the response says it was replayed', async () => {
+  it('when the same records are sent again under a new batch key, then every record replays, nothing is appended, and the response says it was replayed', async () => {
     const a = newAccountId();
     await openAccount(api(), a);
     const body = {
@@ -454,6 +454,53 @@ describe('POST /v1/usage/batch', () => {
     expect(second.body.results.map((r: { replayed: boolean }) => r.replayed)).toEqual([true, true]);
     expect(second.body.results.map((r: { body: unknown }) => r.body)).toEqual(first.body.results.map((r: { body: unknown }) => r.body));
     expect(await ledgerVersion(api(), a)).toBe(version);
+  });
+
+  it('when the same batch is sent again with its key, then the stored batch answer is replayed byte for byte and nothing is appended', async () => {
+    const a = newAccountId();
+    await openAccount(api(), a);
+    const body = { records: [{ idempotencyKey: `${a}-r0`, accountId: a, feature: 'image', quality: 'hd', units: 13 }, { idempotencyKey: `${a}-r1`, accountId: a, feature: 'image', quality: 'standard' }] };
+    const first = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body });
+    expect(first.body.results.map((r: { status: number }) => r.status)).toEqual([402, 201]);
+    const version = await ledgerVersion(api(), a);
+
+    const again = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body });
+    expect([again.status, again.headers.get('idempotent-replayed')]).toEqual([200, 'true']);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.text).toBe(first.text);
+    expect(await ledgerVersion(api(), a)).toBe(version);
+  });
+
+  it('given a batch key already used, when it comes with other records, then it is 422 idempotency_key_reused and none of them is applied', async () => {
+    const a = newAccountId();
+    await openAccount(api(), a);
+    const record = (key: string, units: number) => ({ idempotencyKey: key, accountId: a, feature: 'image', quality: 'standard', units });
+    const first = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body: { records: [record(`${a}-A`, 1)] } });
+    expect(first.body.results[0].status).toBe(201);
+    const version = await ledgerVersion(api(), a);
+
+    const other = await api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body: { records: [record(`${a}-B`, 2)] } });
+    expect([other.status, other.body.error.code]).toEqual([422, 'idempotency_key_reused']);
+    expect(await ledgerVersion(api(), a)).toBe(version);
+    const alone = await api().request('POST', '/v1/usage', { key: `${a}-B`, body: { accountId: a, feature: 'image', quality: 'standard', units: 2 } });
+    expect([alone.status, alone.headers.get('idempotent-replayed')]).toEqual([201, null]);
+  });
+
+  it('given two identical batches sent at once with one key, then each record is charged once and both get the one stored answer, which a third send replays', async () => {
+    const a = newAccountId();
+    await openAccount(api(), a, 'pro');
+    const records = Array.from({ length: 10 }, (_, i) => ({ idempotencyKey: `${a}-${i}`, accountId: a, feature: 'image', quality: 'standard' }));
+    const send = () => api().request('POST', '/v1/usage/batch', { key: `batch-${a}`, body: { records } });
+
+    const [one, two] = await Promise.all([send(), send()]);
+
+    expect([one!.status, two!.status]).toEqual([200, 200]);
+    expect(two!.text).toBe(one!.text);
+    expect(one!.body.results.every((r: { status: number }) => r.status === 201)).toBe(true);
+    const debits = (await ledgerOf(api(), a)).filter((e) => e.type === 'Debited');
+    expect(debits).toHaveLength(10);
+    const third = await send();
+    expect([third.text, third.headers.get('idempotent-replayed')]).toEqual([one!.text, 'true']);
   });
 
   it('given a usage recorded alone with a key, when the same record comes in a batch with that key, then it replays instead of charging again', async () => {

@@ -1,12 +1,13 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AccountNotFoundError, InsufficientCreditsError, execute, initialState, type AccountState, type Command } from '../../../domain/index.js';
 import { ManualClock, resetClock, setClock } from '../../../functions/lib/clock.js';
 import { resetClients } from '../../../functions/lib/dynamo.js';
 import { headItem } from '../../../functions/lib/event-store.js';
-import { chunkAtRecordBoundaries, handleCommand, type CommandOutcome } from '../../../functions/lib/handle-command.js';
+import { IdempotencyKeyReusedError } from '../../../functions/lib/errors.js';
+import { chunkAtRecordBoundaries, handleBatchKey, handleCommand, type CommandOutcome } from '../../../functions/lib/handle-command.js';
 import { hashRequest } from '../../../functions/lib/idempotency.js';
 
 /**
@@ -350,6 +351,70 @@ describe('other shapes of the write', () => {
       },
       expect.objectContaining({ Put: expect.objectContaining({ Item: expect.objectContaining({ sk: 'IDEMPOTENCY#same-contact' }) }) }),
     ]);
+  });
+});
+
+describe("a usage batch's own key", () => {
+  const batchAnswer = { statusCode: 200, body: { results: [{ index: 0, status: 201 }], summary: { records: 1 } } };
+  const storedBatch = (requestHash: string) => ({
+    pk: 'BATCH#batch-1',
+    sk: 'BATCH',
+    kind: 'idempotency',
+    key: 'batch-1',
+    requestHash,
+    response: { statusCode: 200, bodyJson: JSON.stringify(batchAnswer.body) },
+    createdAt: DEBIT_AT.toISOString(),
+    expiresAt: 1,
+  });
+
+  it('reads its record consistently, processes the batch, then stores the answer under BATCH#<key> with attribute_not_exists and the 7-day TTL', async () => {
+    dynamo.on(GetCommand).resolves({});
+    dynamo.on(PutCommand).resolves({});
+    let processed = 0;
+
+    const result = await handleBatchKey({ key: 'batch-1', requestHash: 'h' }, async () => {
+      processed += 1;
+      return { response: batchAnswer, replayed: false, store: true };
+    });
+
+    expect([result, processed]).toEqual([{ response: batchAnswer, replayed: false }, 1]);
+    expect(dynamo.commandCalls(GetCommand)[0]!.args[0].input).toEqual({ TableName: TABLE, Key: { pk: 'BATCH#batch-1', sk: 'BATCH' }, ConsistentRead: true });
+    expect(dynamo.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+      TableName: TABLE,
+      Item: { ...storedBatch('h'), expiresAt: Date.parse('2026-12-03T10:05:00.000Z') / 1000 },
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk' },
+    });
+  });
+
+  it('given the key stored for this request, then the answer is replayed without processing; for another request, 422 before processing', async () => {
+    dynamo.on(GetCommand).resolves({ Item: storedBatch('h') });
+    const never = async () => {
+      throw new Error('the batch must not be processed');
+    };
+
+    expect(await handleBatchKey({ key: 'batch-1', requestHash: 'h' }, never)).toEqual({ response: batchAnswer, replayed: true });
+    await expect(handleBatchKey({ key: 'batch-1', requestHash: 'other' }, never)).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('given an identical batch stored its answer first, then this one answers with the stored answer as a replay', async () => {
+    dynamo.on(GetCommand).resolvesOnce({}).resolves({ Item: storedBatch('h') });
+    dynamo.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    const mine = { statusCode: 200, body: { results: [{ index: 0, status: 201, replayed: true }] } };
+
+    const result = await handleBatchKey({ key: 'batch-1', requestHash: 'h' }, async () => ({ response: mine, replayed: true, store: true }));
+
+    expect(result).toEqual({ response: batchAnswer, replayed: true });
+  });
+
+  it('given an answer that must not be stored (a record may succeed when sent again), then nothing is written', async () => {
+    dynamo.on(GetCommand).resolves({});
+
+    const result = await handleBatchKey({ key: 'batch-1', requestHash: 'h' }, async () => ({ response: batchAnswer, replayed: false, store: false }));
+
+    expect(result).toEqual({ response: batchAnswer, replayed: false });
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
   });
 });
 

@@ -203,10 +203,11 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     if (request.key === undefined) return;
     const replayed = response.headers.get('idempotent-replayed') === 'true';
     if (request.kind === 'batch') {
-      // Each record is its own request under its own key (the batch's key only names the batch).
+      // Each record is its own request under its own key. A replayed batch (its own key sent again) is the stored
+      // first answer, whose per-record flags are those of the first time: every record in it is a replay too.
       for (const r of (response.body?.results ?? []) as Array<{ idempotencyKey: string; accountId: string; status: number; replayed: boolean; body: unknown }>) {
         if (r.idempotencyKey === null || r.accountId === null) continue;
-        logKey(r.accountId, r.idempotencyKey, 'usage', { status: r.status, body: JSON.stringify(r.body), replayed: r.replayed });
+        logKey(r.accountId, r.idempotencyKey, 'usage', { status: r.status, body: JSON.stringify(r.body), replayed: r.replayed || replayed });
       }
       return;
     }
