@@ -2,9 +2,16 @@ import type { LedgerEvent } from '../ledger/events.js';
 import type { Millicredits } from '../money.js';
 
 /**
- * Finance per UTC calendar month of the event's `at`: credits granted, consumed (by bucket), expired, sold
- * (credits and revenue), and at the month's end the purchased credits still owed to customers and the revenue
- * still deferred on them.
+ * Finance per UTC calendar month of the event's `at`: credits granted, consumed by usage (by bucket), expired,
+ * sold (credits and revenue), removed by negative adjustments (by bucket), and at the month's end the purchased
+ * credits still owed to customers and the revenue still deferred on them.
+ *
+ * Usage and negative adjustments both draw credits (monthly first, then purchased lots FIFO), but only usage is
+ * the customer receiving what was paid for: it recognises revenue. A negative adjustment (a correction, a
+ * reversed goodwill grant, a chargeback) is not consumption, so it is kept out of `consumed` and reported under
+ * adjustments by bucket; the price of the purchased credits it removes is not earned, it is *released* from
+ * deferred revenue as its own figure. For purchases, at every month end and exactly (before display rounding):
+ * revenue sold = revenue recognised + revenue released + revenue deferred.
  *
  * Revenue is recognised per lot at the price the customer paid for it, first in, first out: a `Debited` says
  * which lots paid (`split.lots`), and drawing x millicredits from a lot of A millicredits bought for P cents
@@ -43,11 +50,15 @@ export interface FinanceFlows {
   purchasedCredits: Millicredits;
   revenueCents: number;
   packsSold: number;
-  /** Positive adjustments (lots at price 0) and negative ones (included in consumed, by bucket). */
+  /** Positive adjustments (lots at price 0). */
   adjustmentCredited: Millicredits;
-  adjustmentDebited: Millicredits;
-  /** Revenue recognised on consumed purchased credits, exact: denominator → numerator, in cents. */
+  /** Negative adjustments, by the bucket they drew from (not usage: never in consumed). */
+  adjustmentDebitedMonthly: Millicredits;
+  adjustmentDebitedPurchased: Millicredits;
+  /** Revenue recognised on purchased credits consumed by usage, exact: denominator → numerator, in cents. */
   recognized: Record<string, number>;
+  /** The price of purchased credits removed by negative adjustments, released from deferred revenue (exact, as `recognized`). */
+  released: Record<string, number>;
 }
 
 export const EMPTY_FLOWS: FinanceFlows = {
@@ -60,8 +71,10 @@ export const EMPTY_FLOWS: FinanceFlows = {
   revenueCents: 0,
   packsSold: 0,
   adjustmentCredited: 0,
-  adjustmentDebited: 0,
+  adjustmentDebitedMonthly: 0,
+  adjustmentDebitedPurchased: 0,
   recognized: {},
+  released: {},
 };
 
 /** The counters of FinanceFlows, every one a safe integer added month by month. */
@@ -75,8 +88,12 @@ export const FLOW_COUNTERS = [
   'revenueCents',
   'packsSold',
   'adjustmentCredited',
-  'adjustmentDebited',
+  'adjustmentDebitedMonthly',
+  'adjustmentDebitedPurchased',
 ] as const satisfies ReadonlyArray<keyof FinanceFlows>;
+
+/** The exact amounts of FinanceFlows, each a map of fractions (denominator → numerator, in cents). */
+export const FLOW_FRACTIONS = ['recognized', 'released'] as const satisfies ReadonlyArray<keyof FinanceFlows>;
 
 export class FinanceProjectionError extends Error {
   override readonly name = 'FinanceProjectionError';
@@ -114,7 +131,7 @@ export function addFractions(into: Record<string, number>, add: Record<string, n
 
 export function addFlows(into: FinanceFlows | null, add: FinanceFlows): FinanceFlows {
   const base = into ?? EMPTY_FLOWS;
-  const out: FinanceFlows = { ...base, recognized: addFractions(base.recognized, add.recognized) };
+  const out: FinanceFlows = { ...base, recognized: addFractions(base.recognized, add.recognized), released: addFractions(base.released, add.released) };
   for (const counter of FLOW_COUNTERS) out[counter] = safeAdd(base[counter], add[counter], counter);
   return out;
 }
@@ -161,21 +178,24 @@ export function financeFlowsOf(book: LotBook | null, event: LedgerEvent): Financ
     }
     case 'Debited': {
       const d = event.data;
-      let recognized: Record<string, number> = {};
+      // What the purchased credits drawn were paid, lot by lot (FIFO, as the debit's split says).
+      let value: Record<string, number> = {};
       for (const draw of d.split.lots) {
         const lot = book?.lots[draw.lotId];
         if (lot === undefined) throw new FinanceProjectionError(`account ${event.accountId} v${event.version} draws from unknown lot ${draw.lotId}`);
         if (draw.amount === 0 || lot.priceUsdCents === 0) continue;
         const { denominator, numerator } = recognizedFraction(draw.amount, lot);
-        recognized = addFractions(recognized, { [String(denominator)]: numerator });
+        value = addFractions(value, { [String(denominator)]: numerator });
+      }
+      if (d.reason === 'adjustment') {
+        return { ...EMPTY_FLOWS, adjustmentDebitedMonthly: d.split.monthly, adjustmentDebitedPurchased: d.split.purchased, released: value };
       }
       return {
         ...EMPTY_FLOWS,
         consumedMonthly: d.split.monthly,
         consumedPurchased: d.split.purchased,
         metered: d.unlimited ? d.amount : 0,
-        adjustmentDebited: d.reason === 'adjustment' ? d.amount : 0,
-        recognized,
+        recognized: value,
       };
     }
     case 'AccountOpened':
@@ -236,15 +256,16 @@ export interface FinanceReportValues {
   consumed: { monthly: Millicredits; purchased: Millicredits; metered: Millicredits; recognizedRevenueCents: number };
   expired: Millicredits;
   purchased: { credits: Millicredits; revenueCents: number; packs: number };
-  adjustments: { credited: Millicredits; debited: Millicredits };
+  /** Negative adjustments by bucket, and the price of the purchased credits they removed (released, not earned). */
+  adjustments: { credited: Millicredits; debited: { monthly: Millicredits; purchased: Millicredits }; releasedRevenueCents: number };
   /** At the end of the month: purchased credits not yet consumed, and the revenue still deferred on them. */
   outstanding: { credits: Millicredits; deferredRevenueCents: number };
 }
 
 /**
  * A month's report from the flows of every month up to and including it (other months are ignored). The
- * outstanding stocks are all flows up to the month: credits bought or credited minus purchased credits
- * consumed, and revenue minus revenue recognised, the latter exact until rounded here.
+ * outstanding stocks are all flows up to the month: credits bought or credited minus purchased credits consumed
+ * or adjusted away, and revenue minus revenue recognised and released, exact until rounded here.
  */
 export function financeReport(month: string, flowsByMonth: Iterable<readonly [string, FinanceFlows]>): FinanceReportValues {
   let thisMonth: FinanceFlows = EMPTY_FLOWS;
@@ -265,10 +286,14 @@ export function financeReport(month: string, flowsByMonth: Iterable<readonly [st
     },
     expired: thisMonth.expired,
     purchased: { credits: thisMonth.purchasedCredits, revenueCents: thisMonth.revenueCents, packs: thisMonth.packsSold },
-    adjustments: { credited: thisMonth.adjustmentCredited, debited: thisMonth.adjustmentDebited },
+    adjustments: {
+      credited: thisMonth.adjustmentCredited,
+      debited: { monthly: thisMonth.adjustmentDebitedMonthly, purchased: thisMonth.adjustmentDebitedPurchased },
+      releasedRevenueCents: roundCents(exactCents(0, thisMonth.released)),
+    },
     outstanding: {
-      credits: upTo.purchasedCredits + upTo.adjustmentCredited - upTo.consumedPurchased,
-      deferredRevenueCents: roundCents(exactCents(upTo.revenueCents, upTo.recognized, -1)),
+      credits: upTo.purchasedCredits + upTo.adjustmentCredited - upTo.consumedPurchased - upTo.adjustmentDebitedPurchased,
+      deferredRevenueCents: roundCents(exactCents(upTo.revenueCents, addFractions(upTo.recognized, upTo.released), -1)),
     },
   };
 }

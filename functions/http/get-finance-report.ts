@@ -6,9 +6,10 @@ import { httpHandler, routeOf } from '../lib/http.js';
 import { DynamoProjectionStore } from '../lib/projection-store.js';
 
 /**
- * GET /v1/reports/finance?month=YYYY-MM (finance): for one UTC calendar month, the credits granted, consumed (by
- * bucket), expired and sold (with the revenue), and at the month's end the purchased credits still owed and the
- * revenue still deferred on them, valued per lot at the price paid (first in, first out).
+ * GET /v1/reports/finance?month=YYYY-MM (finance): for one UTC calendar month, the credits granted, consumed by
+ * usage (by bucket), expired and sold (with the revenue), the adjustments (negative ones by bucket, with the
+ * revenue they release from deferral), and at the month's end the purchased credits still owed and the revenue
+ * still deferred on them, valued per lot at the price paid (first in, first out).
  *
  * It sums the finance items of every shard for every month up to the one asked (the stocks at a month's end are
  * all flows up to it): SHARDS small queries, however many accounts there are. Dollar amounts are exact until
@@ -37,7 +38,17 @@ export function financeReportView(report: FinanceReportValues) {
     },
     expired: credits(report.expired),
     purchased: { credits: credits(report.purchased.credits), revenueUsd: usd(report.purchased.revenueCents), packs: report.purchased.packs },
-    adjustments: { credited: credits(report.adjustments.credited), debited: credits(report.adjustments.debited) },
+    adjustments: {
+      credited: credits(report.adjustments.credited),
+      /** Negative adjustments: credits removed, by bucket. Not usage, so not in `consumed`. */
+      debited: {
+        monthly: credits(report.adjustments.debited.monthly),
+        purchased: credits(report.adjustments.debited.purchased),
+        total: credits(report.adjustments.debited.monthly + report.adjustments.debited.purchased),
+      },
+      /** What was paid for the purchased credits removed: released from deferred revenue, not recognised. */
+      releasedRevenueUsd: usd(report.adjustments.releasedRevenueCents),
+    },
     outstanding: { credits: credits(report.outstanding.credits), deferredRevenueUsd: usd(report.outstanding.deferredRevenueCents) },
   };
 }

@@ -14,6 +14,7 @@ import {
   addFlows,
   EMPTY_FLOWS,
   FLOW_COUNTERS,
+  FLOW_FRACTIONS,
   type AccountProjection,
   type AccountProjections,
   type FinanceFlows,
@@ -138,21 +139,27 @@ export function itemToUsageRecord(item: Item): UsageRecordView {
   return record as unknown as UsageRecordView;
 }
 
-/** Recognised revenue fractions are flattened into one numeric attribute per denominator, so ADD can sum them. */
-const RECOGNIZED_PREFIX = 'recognized#';
+/**
+ * Exact revenue fractions (recognised, released) are flattened into one numeric attribute per denominator
+ * (`recognized#10000`, `released#1000`), so ADD can sum them.
+ */
+const fractionAttributes = (flows: FinanceFlows): Array<[string, number]> =>
+  FLOW_FRACTIONS.flatMap((field) => Object.entries(flows[field]).map(([denominator, numerator]): [string, number] => [`${field}#${denominator}`, numerator]));
 
 export function financeItem(shard: number, month: string, flows: FinanceFlows): Item {
   const item: Item = { ...financeKey(shard, month), kind: PROJECTION_KINDS.financeMonth, shard, month };
   for (const counter of FLOW_COUNTERS) item[counter] = flows[counter];
-  for (const [denominator, numerator] of Object.entries(flows.recognized)) item[`${RECOGNIZED_PREFIX}${denominator}`] = numerator;
+  for (const [attribute, numerator] of fractionAttributes(flows)) item[attribute] = numerator;
   return item;
 }
 
 export function itemToFlows(item: Item): FinanceFlows {
-  const flows: FinanceFlows = { ...EMPTY_FLOWS, recognized: {} };
+  const flows: FinanceFlows = { ...EMPTY_FLOWS, recognized: {}, released: {} };
   for (const counter of FLOW_COUNTERS) flows[counter] = Number(item[counter] ?? 0);
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(RECOGNIZED_PREFIX)) flows.recognized[name.slice(RECOGNIZED_PREFIX.length)] = Number(value);
+    for (const field of FLOW_FRACTIONS) {
+      if (name.startsWith(`${field}#`)) flows[field][name.slice(field.length + 1)] = Number(value);
+    }
   }
   return flows;
 }
@@ -170,7 +177,7 @@ function financeUpdate(TableName: string, shard: number, month: string, flows: F
   };
   // Every counter is added, zeros too: the item then has the same attributes as the one a rebuild puts.
   for (const counter of FLOW_COUNTERS) add(counter, flows[counter]);
-  for (const [denominator, numerator] of Object.entries(flows.recognized)) add(`${RECOGNIZED_PREFIX}${denominator}`, numerator);
+  for (const [attribute, numerator] of fractionAttributes(flows)) add(attribute, numerator);
   return {
     Update: {
       TableName,

@@ -59,6 +59,12 @@ beforeAll(async () => {
   for (const chatbotId of FORMULA_IDS) {
     await ok(local, 'POST', '/v1/usage', { accountId: 'formulas', feature: 'chatbot', model: 'mini', inputTokens: 2, chatbotId });
   }
+  // The README's finance example goes on: January's cycle, then a negative adjustment in February.
+  await at(local, '2027-01-27T12:00:00.000Z'); // cycle 2 began on Jan 26
+  await ok(local, 'POST', '/v1/usage', { accountId: 'acme', feature: 'chat', model: 'standard', inputTokens: 15_000 }); // 30
+  await at(local, '2027-02-28T12:00:00.000Z'); // cycle 3 began on Feb 26: 70 expire, 100 granted, then 990 removed
+  const adjusted = await local.request('POST', '/v1/accounts/acme/adjustments', { token: TOKENS.finance, body: { credits: -990, reason: 'goodwill correction' } });
+  if (adjusted.status !== 201) throw new Error(`adjustment: ${adjusted.status} ${adjusted.text}`);
   await sync(local);
 });
 
@@ -73,7 +79,7 @@ describe('GET /v1/reports/finance', () => {
       consumed: { monthly: 100, purchased: 500, total: 600, metered: 0, recognizedRevenueUsd: 5 },
       expired: 0,
       purchased: { credits: 6000, revenueUsd: 55, packs: 2 },
-      adjustments: { credited: 0, debited: 0 },
+      adjustments: { credited: 0, debited: { monthly: 0, purchased: 0, total: 0 }, releasedRevenueUsd: 0 },
       outstanding: { credits: 5500, deferredRevenueUsd: 50 },
     });
   });
@@ -86,6 +92,21 @@ describe('GET /v1/reports/finance', () => {
       consumed: { purchased: 700.001, recognizedRevenueUsd: 6.8 },
       purchased: { credits: 0, revenueUsd: 0, packs: 0 },
       outstanding: { credits: 4799.999, deferredRevenueUsd: 43.2 },
+    });
+  });
+
+  it('February: a −990 adjustment is no usage; by bucket it took 100 monthly and 890 purchased credits, whose $8.01 is released from deferred revenue, not recognised', async () => {
+    const res = await api().request('GET', '/v1/reports/finance?month=2027-02', { token: TOKENS.finance });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      month: '2027-02',
+      currency: 'USD',
+      granted: 100,
+      consumed: { monthly: 0, purchased: 0, total: 0, metered: 0, recognizedRevenueUsd: 0 },
+      expired: 70,
+      purchased: { credits: 0, revenueUsd: 0, packs: 0 },
+      adjustments: { credited: 0, debited: { monthly: 100, purchased: 890, total: 990 }, releasedRevenueUsd: 8.01 },
+      outstanding: { credits: 3909.999, deferredRevenueUsd: 35.19 }, // exactly $35.189991: $55 − $11.800009 − $8.01
     });
   });
 
@@ -208,9 +229,9 @@ describe('GET /v1/reports/balances', () => {
       plan: 'free',
       unlimited: false,
       monthly: { allocation: 100, remaining: 0 },
-      purchased: { remaining: 4799.999 },
-      total: 4799.999,
-      percentOfAllocation: 4799.99, // 4,799.999 of 100 credits, truncated: never shown above the balance
+      purchased: { remaining: 3909.999 },
+      total: 3909.999,
+      percentOfAllocation: 3909.99, // 3,909.999 of 100 credits, truncated: never shown above the balance
     });
     expect(all.body.nextCursor).toBeNull();
     const pro = await api().request('GET', '/v1/reports/balances?plan=pro', { token: TOKENS.finance });
