@@ -32,7 +32,8 @@ export type { Idempotency, StoredResponse } from './idempotency.js';
  * 3. The domain decides.
  * 4. One TransactWriteItems: the events, the head at the new version (guarded by the version read in 1) and the
  *    idempotency record (guarded by attribute_not_exists). A failed guard means someone else wrote first: reload
- *    and decide again, with full-jitter backoff, at most MAX_CONFLICT_RETRIES times.
+ *    and decide again, with full-jitter backoff, within the retry budget (`mayRetry`: a minimum number of retries,
+ *    then as long as a deadline allows, under a hard cap).
  *    A refusal by the domain on an existing account is an answer too (SPEC §5.3: the same key replays the first
  *    response, as Stripe does; a new attempt needs a new key): with a key, its error response is stored in the same
  *    kind of transaction, a ConditionCheck of the head at the version it was decided on and the record, so it is
@@ -42,14 +43,60 @@ export type { Idempotency, StoredResponse } from './idempotency.js';
  */
 
 /**
- * Retries after the first attempt. A conflict means another command on the same account committed during our
- * round trip (read + write), so each retry makes progress for someone. The wait before retry n is a random time
- * (full jitter) in a window of 2^n round trips of the attempt that lost (at least 10 ms, at most 1 s): after about
- * six retries, fifty contenders on one account (far more than one customer's services send at once) are spread
- * over fifty round trips, and ten leave a wide margin. The worst case waits about 5 s in total with AWS latencies,
- * well inside API Gateway's 30 s; then the caller gets 409 concurrent_update and may retry with the same key.
+ * The retry budget on version conflicts adapts to load. A conflict means another command on the same account
+ * committed during our round trip (read + write), so each retry makes progress for someone; but on one hot account
+ * with 32 to 50 requests at once, an unlucky request can lose many races in a row, and a fixed count of 10 retries
+ * sometimes ran out (a 409 after 11 attempts) while the account was still serving others. So:
+ * - MIN_CONFLICT_RETRIES = 10: always allowed, however slow the round trips. With the backoff below (windows
+ *   doubling from one round trip, capped at 1 s) ten waits average 2 to 3 s at AWS latencies, and add up to at
+ *   most about 6.5 s with round trips up to 50 ms.
+ * - CONFLICT_RETRY_DEADLINE_MS = 6 s: after the minimum, a request keeps retrying as long as its next attempt
+ *   starts within 6 s of its first. The deadline is well inside API Gateway's 30 s and leaves room, after the
+ *   last attempt (one read and one transaction), inside the HTTP functions' 10 s Lambda timeout (HTTP_TIMEOUT in
+ *   infra/credits-ledger.ts), so a request that gives up answers 409 concurrent_update rather than timing out.
+ *   With waits near the 1 s cap by then, a request gets some six to eight more retries in that time, while
+ *   fifty contenders need only about fifty commits on the account, a second or two of round trips.
+ * - MAX_CONFLICT_RETRIES = 50: a hard cap on the reads and writes one request may spend, whatever waits the
+ *   jitter happens to draw.
+ * When the budget is spent the caller gets 409 concurrent_update and may retry with the same key.
  */
-export const MAX_CONFLICT_RETRIES = 10;
+export const MIN_CONFLICT_RETRIES = 10;
+export const CONFLICT_RETRY_DEADLINE_MS = 6_000;
+export const MAX_CONFLICT_RETRIES = 50;
+
+export interface ConflictRetryPolicy {
+  minRetries: number;
+  deadlineMs: number;
+  maxRetries: number;
+}
+
+export const DEFAULT_CONFLICT_RETRY_POLICY: Readonly<ConflictRetryPolicy> = Object.freeze({
+  minRetries: MIN_CONFLICT_RETRIES,
+  deadlineMs: CONFLICT_RETRY_DEADLINE_MS,
+  maxRetries: MAX_CONFLICT_RETRIES,
+});
+
+let conflictRetryPolicy: Readonly<ConflictRetryPolicy> = DEFAULT_CONFLICT_RETRY_POLICY;
+
+/** Replaces parts of the retry budget (tests use a short or long deadline instead of waiting on the clock). */
+export function setConflictRetryPolicy(policy: Partial<ConflictRetryPolicy>): void {
+  conflictRetryPolicy = Object.freeze({ ...conflictRetryPolicy, ...policy });
+}
+
+export function resetConflictRetryPolicy(): void {
+  conflictRetryPolicy = DEFAULT_CONFLICT_RETRY_POLICY;
+}
+
+/**
+ * Whether a request that has retried `retriesDone` times may try once more, its next attempt starting
+ * `elapsedAtNextAttemptMs` after its first: within the minimum always, then while the deadline allows, never past
+ * the cap.
+ */
+export function mayRetry(retriesDone: number, elapsedAtNextAttemptMs: number, policy: Readonly<ConflictRetryPolicy> = conflictRetryPolicy): boolean {
+  if (retriesDone >= policy.maxRetries) return false;
+  return retriesDone < policy.minRetries || elapsedAtNextAttemptMs < policy.deadlineMs;
+}
+
 const BACKOFF_BASE_MS = 10;
 const BACKOFF_CAP_MS = 1000;
 
@@ -87,8 +134,9 @@ export interface CommandInput {
 
 export async function handleCommand(input: CommandInput): Promise<CommandResult> {
   const { accountId, idempotency } = input;
+  const firstStarted = performance.now();
   for (let attempt = 0; ; attempt += 1) {
-    const started = Date.now();
+    const started = performance.now();
     try {
       const loaded = await loadForCommand(accountId, idempotency === undefined ? [] : [idempotency.key]);
       if (idempotency !== undefined) {
@@ -115,7 +163,7 @@ export async function handleCommand(input: CommandInput): Promise<CommandResult>
       await appendEvents({ accountId, expectedVersion: loaded.state.version, events, state, extraItems });
       return { response, replayed: false };
     } catch (error) {
-      await afterConflict(error, accountId, attempt, Date.now() - started);
+      await afterConflict(error, accountId, attempt, started, firstStarted);
     }
   }
 }
@@ -140,13 +188,14 @@ export async function handleCommandBatch(accountId: string, records: readonly Ba
   const keys = [...new Set(records.map((r) => r.idempotency.key))];
   /** Keys this call committed in an earlier chunk of an attempt that then conflicted: theirs are not replays. */
   const committedHere = new Set<string>();
+  const firstStarted = performance.now();
   for (let attempt = 0; ; attempt += 1) {
-    const started = Date.now();
+    const started = performance.now();
     try {
       const results = await attemptBatch(accountId, records, keys, committedHere);
       if (results !== undefined) return results;
     } catch (error) {
-      await afterConflict(error, accountId, attempt, Date.now() - started);
+      await afterConflict(error, accountId, attempt, started, firstStarted);
     }
   }
 }
@@ -326,13 +375,16 @@ function recordItem(accountId: string, idempotency: Idempotency, response: Store
 }
 
 /**
- * Rethrows anything but a version conflict; gives up after MAX_CONFLICT_RETRIES; otherwise waits a random time
- * (full jitter) in a window that doubles with each retry, counted in round trips of the attempt that lost.
+ * Rethrows anything but a version conflict. Otherwise draws a random wait (full jitter) in a window that doubles
+ * with each retry, counted in round trips of the attempt that lost, and waits it when the retry budget allows the
+ * next attempt then (`mayRetry`); when it does not, gives up with 409 concurrent_update.
  */
-async function afterConflict(error: unknown, accountId: string, attempt: number, roundTripMs: number): Promise<void> {
+async function afterConflict(error: unknown, accountId: string, attempt: number, attemptStarted: number, firstStarted: number): Promise<void> {
   if (!(error instanceof VersionConflictError)) throw error;
-  if (attempt >= MAX_CONFLICT_RETRIES) throw new ConcurrencyConflictError(accountId, attempt + 1);
-  await sleep(Math.random() * backoffWindowMs(attempt, roundTripMs));
+  const now = performance.now();
+  const wait = Math.random() * backoffWindowMs(attempt, now - attemptStarted);
+  if (!mayRetry(attempt, now + wait - firstStarted)) throw new ConcurrencyConflictError(accountId, attempt + 1);
+  await sleep(wait);
 }
 
 export function backoffWindowMs(attempt: number, roundTripMs: number): number {

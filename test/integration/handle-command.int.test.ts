@@ -15,8 +15,11 @@ import { documentClient } from '../../functions/lib/dynamo.js';
 import { ConcurrencyConflictError, IdempotencyKeyReusedError } from '../../functions/lib/errors.js';
 import { appendEvents, loadAccount, readEvents } from '../../functions/lib/event-store.js';
 import {
+  MIN_CONFLICT_RETRIES,
   handleCommand,
   handleCommandBatch,
+  resetConflictRetryPolicy,
+  setConflictRetryPolicy,
   type BatchRecord,
   type BatchResult,
   type CommandOutcome,
@@ -39,6 +42,7 @@ beforeAll(() => setClock(clock));
 afterAll(() => resetClock());
 afterEach(() => {
   vi.restoreAllMocks();
+  resetConflictRetryPolicy();
   clock.set(T0);
 });
 
@@ -324,34 +328,75 @@ describe('concurrency', { timeout: 120_000 }, () => {
     });
   });
 
-  it('when conflicts outlast every retry, the caller gets concurrent_update (409) and nothing of its request is written', async () => {
-    await openAccount('always-conflict');
+  it('given a pro account, when 50 debits it can afford arrive at once, then every one is charged (201), none is given up as concurrent_update', async () => {
+    await openAccount('hot', 'pro');
+
+    const outcomes = await settled(Array.from({ length: 50 }, (_, i) => reportUsage('hot', usageBody(1), `hot-${i}`)));
+
+    expect(outcomes.filter((o) => 'error' in o)).toEqual([]);
+    expect(usageDebits(await ledgerOf('hot'))).toHaveLength(50);
+    expect(availableBalance(await loadAccount('hot'))).toBe(4_950_000);
+  });
+
+  /** Another writer commits a command between every read and write of the request, `times` times (or always). */
+  function interfereWithWrites(accountId: string, times = Infinity): void {
     const client = documentClient();
     const send = client.send.bind(client);
     let interfering = false;
-    // Another writer commits a command between every read and write of this request.
+    let done = 0;
     vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
-      if (command instanceof TransactWriteCommand && !interfering) {
+      if (command instanceof TransactWriteCommand && !interfering && done < times) {
         interfering = true;
         try {
-          const head = await loadAccount('always-conflict');
-          const other = execute({ type: 'AdjustCredits', accountId: 'always-conflict', now: T0, amount: 1, reason: 'concurrent' }, head);
-          await appendEvents({ accountId: 'always-conflict', expectedVersion: head.version, events: other.events, state: other.state });
+          const head = await loadAccount(accountId);
+          const other = execute({ type: 'AdjustCredits', accountId, now: T0, amount: 1, reason: 'concurrent' }, head);
+          await appendEvents({ accountId, expectedVersion: head.version, events: other.events, state: other.state });
+          done += 1;
         } finally {
           interfering = false;
         }
       }
       return send(command as never);
     }) as never);
+  }
+
+  it('when conflicts outlast the minimum retries and the deadline has passed, the caller gets concurrent_update (409) and nothing of its request is written', async () => {
+    await openAccount('always-conflict');
+    setConflictRetryPolicy({ deadlineMs: 0 });
+    interfereWithWrites('always-conflict');
 
     const attempt = reportUsage('always-conflict', usageBody(1), 'doomed');
     await expect(attempt).rejects.toBeInstanceOf(ConcurrencyConflictError);
-    await expect(attempt).rejects.toMatchObject({ statusCode: 409, code: 'concurrent_update', details: { attempts: 11 } });
+    await expect(attempt).rejects.toMatchObject({ statusCode: 409, code: 'concurrent_update', details: { attempts: MIN_CONFLICT_RETRIES + 1 } });
     vi.restoreAllMocks();
     expect(await storedRecord('always-conflict', 'doomed')).toBeUndefined();
     const events = await ledgerOf('always-conflict');
     expect(usageDebits(events)).toHaveLength(0);
-    expect(events.filter((e) => e.type === 'Credited')).toHaveLength(11);
+    expect(events.filter((e) => e.type === 'Credited')).toHaveLength(MIN_CONFLICT_RETRIES + 1);
+  });
+
+  it('when conflicts outlast the minimum retries but the deadline has not passed, the request keeps retrying and is charged', async () => {
+    await openAccount('long-conflict');
+    setConflictRetryPolicy({ deadlineMs: 120_000 });
+    const conflicts = MIN_CONFLICT_RETRIES + 4;
+    interfereWithWrites('long-conflict', conflicts);
+
+    const result = await reportUsage('long-conflict', usageBody(1), 'persistent');
+    vi.restoreAllMocks();
+
+    expect(result).toMatchObject({ replayed: false, response: { statusCode: 201 } });
+    const events = await ledgerOf('long-conflict');
+    expect(events.filter((e) => e.type === 'Credited')).toHaveLength(conflicts);
+    expect(usageDebits(events)).toHaveLength(1);
+  });
+
+  it('when conflicts go on well before the deadline, the request gives up at the hard cap on retries', async () => {
+    await openAccount('capped-conflict');
+    setConflictRetryPolicy({ deadlineMs: 120_000, maxRetries: MIN_CONFLICT_RETRIES + 2 });
+    interfereWithWrites('capped-conflict');
+
+    const attempt = reportUsage('capped-conflict', usageBody(1), 'capped');
+    await expect(attempt).rejects.toMatchObject({ code: 'concurrent_update', details: { attempts: MIN_CONFLICT_RETRIES + 3 } });
   });
 });
 

@@ -7,7 +7,14 @@ import { ManualClock, resetClock, setClock } from '../../../functions/lib/clock.
 import { resetClients } from '../../../functions/lib/dynamo.js';
 import { headItem } from '../../../functions/lib/event-store.js';
 import { IdempotencyKeyReusedError } from '../../../functions/lib/errors.js';
-import { chunkAtRecordBoundaries, handleBatchKey, handleCommand, type CommandOutcome } from '../../../functions/lib/handle-command.js';
+import {
+  DEFAULT_CONFLICT_RETRY_POLICY,
+  chunkAtRecordBoundaries,
+  handleBatchKey,
+  handleCommand,
+  mayRetry,
+  type CommandOutcome,
+} from '../../../functions/lib/handle-command.js';
 import { hashRequest } from '../../../functions/lib/idempotency.js';
 
 /**
@@ -415,6 +422,26 @@ describe("a usage batch's own key", () => {
 
     expect(result).toEqual({ response: batchAnswer, replayed: false });
     expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+});
+
+describe('the retry budget on version conflicts', () => {
+  const policy = DEFAULT_CONFLICT_RETRY_POLICY;
+
+  it('below the minimum number of retries, a request retries however long it has taken', () => {
+    expect(mayRetry(0, 60_000, policy)).toBe(true);
+    expect(mayRetry(policy.minRetries - 1, 60_000, policy)).toBe(true);
+  });
+
+  it('past the minimum, it retries while its next attempt starts before the deadline, and not after', () => {
+    expect(mayRetry(policy.minRetries, policy.deadlineMs - 1, policy)).toBe(true);
+    expect(mayRetry(policy.minRetries + 20, policy.deadlineMs - 1, policy)).toBe(true);
+    expect(mayRetry(policy.minRetries, policy.deadlineMs, policy)).toBe(false);
+  });
+
+  it('never past the hard cap, even well before the deadline', () => {
+    expect(mayRetry(policy.maxRetries - 1, 0, policy)).toBe(true);
+    expect(mayRetry(policy.maxRetries, 0, policy)).toBe(false);
   });
 });
 
