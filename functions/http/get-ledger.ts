@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AccountNotFoundError } from '../../domain/index.js';
-import { readLedgerPage } from '../lib/event-store.js';
+import { loadAccount, readLedgerPage } from '../lib/event-store.js';
 import { httpHandler, routeOf } from '../lib/http.js';
 import { ledgerItemView } from '../lib/views.js';
 
@@ -28,8 +28,12 @@ export const handler = httpHandler({
   query: ledgerQuery,
   handle: async ({ accountId, query }) => {
     const page = await readLedgerPage(accountId, { limit: query.limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
-    // Every open account has events from version 1 on, so an empty first page means there is no such account.
-    if (query.cursor === undefined && page.items.length === 0) throw new AccountNotFoundError(accountId);
+    // Every open account has events from version 1 on, so an empty first page means there is no such account. An
+    // empty page after a cursor is either past the end of an open account or an account that does not exist: only
+    // then is the head read (one GetItem), so a page with items costs nothing more.
+    if (page.items.length === 0 && (query.cursor === undefined || (await loadAccount(accountId)).version === 0)) {
+      throw new AccountNotFoundError(accountId);
+    }
     return { statusCode: 200, body: { items: page.items.map(ledgerItemView), nextCursor: page.nextCursor } };
   },
 });

@@ -576,6 +576,16 @@ describe('GET /v1/accounts/{id}/ledger', () => {
     const missing = await api().request('GET', path(newAccountId(), '/ledger'));
     expect([missing.status, missing.body.error.code]).toEqual([404, 'account_not_found']);
   });
+
+  it('given an unknown account, when its ledger is asked for with a cursor, then it is 404 account_not_found too; past the end of an open account, 200 with no items', async () => {
+    const missing = await api().request('GET', path(newAccountId(), '/ledger?cursor=Mw'));
+    expect([missing.status, missing.body.error?.code]).toEqual([404, 'account_not_found']);
+
+    const id = newAccountId();
+    await openAccount(api(), id);
+    const pastTheEnd = await api().request('GET', path(id, '/ledger?cursor=Mw'));
+    expect([pastTheEnd.status, pastTheEnd.body]).toEqual([200, { items: [], nextCursor: null }]);
+  });
 });
 
 describe('GET /v1/catalog', () => {
