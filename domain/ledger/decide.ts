@@ -44,8 +44,13 @@ class Decision {
   }
 }
 
+/** A catalog entry by the caller's name; own keys only, so "constructor" or "toString" is simply unknown. */
+function ownEntry<T>(entries: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(entries, name) ? entries[name] : undefined;
+}
+
 function planOf(catalog: Catalog, name: string): Plan {
-  const plan = catalog.plans[name];
+  const plan = ownEntry(catalog.plans, name);
   if (plan === undefined) throw new UnknownPlanError(name);
   return plan;
 }
@@ -194,11 +199,10 @@ function recordUsage(decision: Decision, command: RecordUsage, catalog: Catalog)
 }
 
 function purchasePack(decision: Decision, command: PurchasePack, catalog: Catalog): void {
-  const pack = catalog.packs[command.pack];
+  const pack = ownEntry(catalog.packs, command.pack);
   if (pack === undefined) throw new UnknownPackError(command.pack);
   const s = decision.state;
-  // Own keys only: a reference such as "constructor" must not find Object.prototype's members.
-  const earlier = Object.hasOwn(s.paymentRefs, command.paymentRef) ? s.paymentRefs[command.paymentRef] : undefined;
+  const earlier = s.paymentRefs.find((p) => p.paymentRef === command.paymentRef)?.pack;
   if (earlier !== undefined) {
     if (earlier === command.pack) return; // the same payment again: already credited
     throw new PaymentRefReusedError(command.paymentRef);

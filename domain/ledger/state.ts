@@ -33,8 +33,12 @@ export interface AccountState {
   lots: Lot[];
   /** Thresholds that have fired and not been re-armed since. */
   warned: Threshold[];
-  /** paymentRef → pack, so a purchase is applied once per payment. */
-  paymentRefs: Record<string, string>;
+  /**
+   * The payments credited so far, so a purchase is applied once per payment. A list rather than a map keyed by the
+   * reference: a reference is the caller's text, and text such as `constructor` is no safe object key once the
+   * state is stored (the DynamoDB marshaller reads it as the object's own constructor).
+   */
+  paymentRefs: Array<{ paymentRef: string; pack: string }>;
 }
 
 export function initialState(accountId: string): AccountState {
@@ -54,7 +58,7 @@ export function initialState(accountId: string): AccountState {
     monthly: { allocation: 0, remaining: 0 },
     lots: [],
     warned: [],
-    paymentRefs: {},
+    paymentRefs: [],
   };
 }
 
@@ -131,7 +135,10 @@ export function evolve(state: AccountState, event: LedgerEvent): AccountState {
       const credited: AccountState = {
         ...next,
         lots: d.amount > 0 ? [...next.lots, lot] : next.lots,
-        paymentRefs: d.paymentRef === undefined || d.pack === undefined ? next.paymentRefs : { ...next.paymentRefs, [d.paymentRef]: d.pack },
+        paymentRefs:
+          d.paymentRef === undefined || d.pack === undefined
+            ? next.paymentRefs
+            : [...next.paymentRefs, { paymentRef: d.paymentRef, pack: d.pack }],
       };
       return rearm(credited);
     }

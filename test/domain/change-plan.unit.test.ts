@@ -61,6 +61,10 @@ describe('given a free account anchored on January 31 with 60 credits left and a
     given(ledger).when(changePlan('platinum', UPGRADE_AT)).thenThrows(UnknownPlanError, { plan: 'platinum' });
   });
 
+  it.each(['toString', 'constructor'])('when it asks for a plan named "%s", then it is unknown_plan, not an Object member', (plan) => {
+    given(ledger).when(changePlan(plan, UPGRADE_AT)).thenThrows(UnknownPlanError, { plan });
+  });
+
   it('when it asks for the plan it is on, then nothing is appended', () => {
     given(ledger).when(changePlan('free', UPGRADE_AT)).thenNothing();
   });

@@ -31,6 +31,10 @@ describe('purchases: given a free account', () => {
     given(fresh).when(buy('pack_9000', 'pay-1', t(1))).thenThrows(UnknownPackError, { pack: 'pack_9000' });
   });
 
+  it.each(['constructor', 'toString', '__proto__'])('when a pack named "%s" is bought, then it is unknown_pack, not an Object member', (pack) => {
+    given(fresh).when(buy(pack, 'pay-1', t(1))).thenThrows(UnknownPackError, { pack });
+  });
+
   it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
     'when the payment reference is "%s", then it is an ordinary new reference and the pack is credited',
     (paymentRef) => {

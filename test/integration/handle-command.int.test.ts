@@ -260,6 +260,21 @@ describe('one command with an idempotency key', () => {
     expect(await purchase('pay-again', 'buy-2', 'pay-77')).toEqual({ response: second.response, replayed: true });
   });
 
+  it.each(['constructor', '__proto__', 'toString'])(
+    'given a payment reference "%s" (an Object member name), when it is credited and sent again under a new key, then the head stores it and the repeat is recognised',
+    async (paymentRef) => {
+      const accountId = `odd-ref-${paymentRef.replace(/_/g, '')}`;
+      await openAccount(accountId);
+      const first = await purchase(accountId, 'buy-1', paymentRef);
+      expect(first.response.body).toMatchObject({ appended: ['Credited'] });
+      const before = await ledgerOf(accountId);
+
+      const again = await purchase(accountId, 'buy-2', paymentRef);
+      expect(again.response.body).toMatchObject({ appended: [] });
+      expect(await ledgerOf(accountId)).toEqual(before);
+    },
+  );
+
   it('without a key, the same command is applied each time it is sent', async () => {
     await openAccount('no-key');
     await reportUsage('no-key', usageBody(2));
