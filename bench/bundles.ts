@@ -26,6 +26,8 @@ export interface BundleResult {
   /** Median, over `samples` fresh processes, of the time from `import()` called to resolved. */
   coldImportMs: number;
   samples: number[];
+  /** The same without `--enable-source-maps`: what the source maps cost at import. */
+  coldImportWithoutSourceMapsMs: number;
 }
 
 export interface BundleOptions {
@@ -45,10 +47,10 @@ export function missingEntries(root: string): string[] {
   return entries.filter((e) => !existsSync(join(root, e)));
 }
 
-async function coldImportOnce(file: string): Promise<number> {
+async function coldImportOnce(file: string, sourceMaps: boolean): Promise<number> {
   const script = `const t0 = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t0));`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, NODE_OPTIONS: '--enable-source-maps' },
+    env: { ...process.env, NODE_OPTIONS: sourceMaps ? '--enable-source-maps' : '' },
   });
   return Number(stdout.trim());
 }
@@ -80,8 +82,19 @@ export async function measureBundles(options: BundleOptions): Promise<BundleResu
       const bytes = (await stat(outfile)).size;
       const sourceMapBytes = (await stat(`${outfile}.map`)).size;
       const times: number[] = [];
-      for (let i = 0; i < samples; i += 1) times.push(await coldImportOnce(outfile));
-      results.push({ entry, bytes, sourceMapBytes, coldImportMs: round(median(times), 1), samples: times.map((t) => round(t, 1)) });
+      const withoutMaps: number[] = [];
+      for (let i = 0; i < samples; i += 1) {
+        times.push(await coldImportOnce(outfile, true));
+        withoutMaps.push(await coldImportOnce(outfile, false));
+      }
+      results.push({
+        entry,
+        bytes,
+        sourceMapBytes,
+        coldImportMs: round(median(times), 1),
+        samples: times.map((t) => round(t, 1)),
+        coldImportWithoutSourceMapsMs: round(median(withoutMaps), 1),
+      });
     }
     return results;
   } finally {

@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { handleCommand } from '../functions/lib/handle-command.js';
 import { deployedStreamConsumers, LocalStreamPoller, type DeployedConsumerName, type StreamConsumer, type StreamHandler } from '../infra/local/stream-poller.js';
 import { debitInput } from './command-path.js';
-import { runLoad, summarize, type LatencySummary } from './lib/stats.js';
+import { summarize, type LatencySummary } from './lib/stats.js';
 
 /**
  * The stream consumers as `npm start` runs them (the deployed handlers fed by the local stream poller: the event
@@ -68,13 +69,31 @@ export async function timedPoller(timed: TimedConsumers): Promise<LocalStreamPol
   return new LocalStreamPoller({ mappings: [], consumers: await timed.consumers(['projectLedger', 'scheduleCycleReset', 'sendThresholdWarnings']) });
 }
 
-/** Debits at a steady concurrency; each acknowledged append is timestamped for the lag. */
-export async function debitsForLag(timed: TimedConsumers, accountIds: readonly string[], operations: number, concurrency: number, runId: string): Promise<void> {
-  const result = await runLoad(operations, concurrency, async (i) => {
+/**
+ * Debits at a steady rate (open loop: the i-th is sent at i / rate seconds whatever the earlier ones are doing);
+ * each acknowledged append is timestamped for the lag.
+ */
+export async function debitsForLag(timed: TimedConsumers, accountIds: readonly string[], operations: number, ratePerSecond: number, runId: string): Promise<void> {
+  const started = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  const failures: string[] = [];
+  for (let i = 0; i < operations; i += 1) {
+    const due = started + (i * 1000) / ratePerSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
     const accountId = accountIds[i % accountIds.length] as string;
-    const { response } = await handleCommand(debitInput(accountId, `${runId}-${i}`));
-    const version = (response.body as { version?: number }).version;
-    timed.appendedAt.set(`${accountId}#${version}`, performance.now());
-  });
-  if (result.failures > 0) throw new Error(`debits for the lag run failed: ${result.failureSamples.join('; ')}`);
+    inFlight.push(
+      handleCommand(debitInput(accountId, `${runId}-${i}`)).then(
+        ({ response }) => {
+          const version = (response.body as { version?: number }).version;
+          timed.appendedAt.set(`${accountId}#${version}`, performance.now());
+        },
+        (error: unknown) => {
+          failures.push(error instanceof Error ? error.message : String(error));
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  if (failures.length > 0) throw new Error(`debits for the lag run failed: ${failures.slice(0, 3).join('; ')}`);
 }

@@ -48,9 +48,16 @@ export const emptyCounters = (): IoCounters => ({
   byTable: {},
 });
 
+/** The counters of two separate spans added up (`diffCounters` with the sign flipped). */
+export function sumCounters(a: IoCounters, b: IoCounters): IoCounters {
+  const negated = diffCounters(emptyCounters(), b);
+  return diffCounters(a, negated);
+}
+
 export function diffCounters(after: IoCounters, before: IoCounters): IoCounters {
   const sub = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
-    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]).filter(([, v]) => v !== 0));
+    Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (a[k] ?? 0) - (b[k] ?? 0)]).filter(([, v]) => v !== 0));
+  const zero: TableUsage = { readUnits: 0, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 };
   return {
     requests: sub(after.requests, before.requests),
     failedRequests: sub(after.failedRequests, before.failedRequests),
@@ -69,8 +76,9 @@ export function diffCounters(after: IoCounters, before: IoCounters): IoCounters 
     itemsWritten: after.itemsWritten - before.itemsWritten,
     bytesWritten: after.bytesWritten - before.bytesWritten,
     byTable: Object.fromEntries(
-      Object.entries(after.byTable).map(([table, a]) => {
-        const b = before.byTable[table] ?? { readUnits: 0, writeUnits: 0, itemsWritten: 0, bytesWritten: 0 };
+      [...new Set([...Object.keys(after.byTable), ...Object.keys(before.byTable)])].map((table) => {
+        const a = after.byTable[table] ?? zero;
+        const b = before.byTable[table] ?? zero;
         return [
           table,
           { readUnits: a.readUnits - b.readUnits, writeUnits: a.writeUnits - b.writeUnits, itemsWritten: a.itemsWritten - b.itemsWritten, bytesWritten: a.bytesWritten - b.bytesWritten },

@@ -46,7 +46,27 @@ export interface LoadResult {
   latency: LatencySummary;
   /** The first few failure messages, to say what went wrong. */
   failureSamples: string[];
+  /** Every successful operation's latency (ms), for merging slices; left out of the JSON results. */
+  latenciesMs?: number[];
 }
+
+/** One result out of several slices of the same measurement: operations and time add up, latencies pool. */
+export function mergeLoads(results: readonly LoadResult[]): LoadResult {
+  const operations = results.reduce((a, r) => a + r.operations, 0);
+  const failures = results.reduce((a, r) => a + r.failures, 0);
+  const elapsedMs = results.reduce((a, r) => a + r.elapsedMs, 0);
+  const latenciesMs = results.flatMap((r) => r.latenciesMs ?? []);
+  return {
+    operations,
+    failures,
+    elapsedMs: round(elapsedMs, 1),
+    opsPerSecond: round(((operations - failures) / elapsedMs) * 1000, 1),
+    latency: summarize(latenciesMs),
+    failureSamples: results.flatMap((r) => r.failureSamples).slice(0, 5),
+    latenciesMs,
+  };
+}
+
 
 /**
  * Runs `operations` calls of `op` with `concurrency` workers pulling from one shared counter, so every worker
@@ -85,5 +105,6 @@ export async function runLoad(
     opsPerSecond: round(((operations - failures) / elapsedMs) * 1000, 1),
     latency: summarize(latencies),
     failureSamples,
+    latenciesMs: latencies,
   };
 }
