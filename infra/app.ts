@@ -4,7 +4,7 @@ import { LedgerStack, settingsFromContext } from './constructs/ledger-stack.js';
 
 /**
  * The standalone deployment: `npx cdk deploy` (settings from cdk.json and `-c key=value`, see
- * docs/readme/deploy.md). cdk-nag's AwsSolutions pack checks every synth; an unsuppressed finding fails it.
+ * the README's "Deploying to AWS"). cdk-nag's AwsSolutions pack checks every synth; an unsuppressed finding fails it.
  */
 const app = new App();
 const { settings, warnings } = settingsFromContext(app.node);

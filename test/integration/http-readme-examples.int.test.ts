@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { useLocalApi } from '../support/local-api.js';
 
 /**
- * The curl examples of the API documentation (docs/readme/api.md, "Try it locally") work as printed: each is
+ * The curl examples of the README ("Try it locally" in the HTTP API section) work as printed: each is
  * parsed as curl would read it and sent, in order, to the local server.
  */
 const api = useLocalApi();
 
-const DOC = resolve(import.meta.dirname, '../../docs/readme/api.md');
+const DOC = resolve(import.meta.dirname, '../../README.md');
 
 /** Splits a command line like a POSIX shell does for the single-quoted words the examples use. */
 function shellWords(line: string): string[] {
@@ -48,7 +48,11 @@ function parseCurl(line: string): Curl {
 
 function examples(): string[] {
   const text = readFileSync(DOC, 'utf8');
-  const section = text.slice(text.indexOf('### Try it locally'));
+  const start = text.indexOf('### Try it locally');
+  expect(start, 'the README has a "Try it locally" section').toBeGreaterThanOrEqual(0);
+  const rest = text.slice(start + 1);
+  const end = rest.search(/\n#{2,3} /);
+  const section = end === -1 ? rest : rest.slice(0, end);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
 }
 
