@@ -13,7 +13,5 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60 * 60_000,
     hookTimeout: 5 * 60_000,
-    // The functions log every request at INFO; the suite prints its own summary lines instead.
-    env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   },
 });

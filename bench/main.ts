@@ -24,7 +24,7 @@ import { markdown } from './report.js';
 /**
  * The bench behind `npm run bench [-- --quick]` (entry: bench/run.ts): one run against DynamoDB Local (started
  * here, in memory, on a free port), printing a markdown table and writing bench/results/latest.json. Every figure
- * is measured in this run on this machine; nothing is asserted. docs/readme/benchmarks.md says what each row means.
+ * is measured in this run on this machine; nothing is asserted. the README's "Benchmarks" section says what each row means.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');

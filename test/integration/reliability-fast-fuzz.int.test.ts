@@ -1,3 +1,4 @@
+import '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoClient } from '../../functions/lib/dynamo.js';
 import { ROUTES } from '../../infra/routes.js';

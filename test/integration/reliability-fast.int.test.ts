@@ -1,3 +1,4 @@
+import '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
 import { describe, expect, it } from 'vitest';
 import { allAnomalies, runScenario, triedOf } from '../reliability/lib/scenario.js';
 import { seedFromEnv } from '../reliability/lib/random.js';

@@ -1,3 +1,4 @@
+import './lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
 import { describe, expect, it } from 'vitest';
 import { seedFromEnv } from './lib/random.js';
 import { allAnomalies, runScenario, triedOf } from './lib/scenario.js';

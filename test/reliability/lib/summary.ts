@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * Each check of the reliability suite prints what it tried and what it found, and writes the same figures as JSON
  * (bench/results/reliability-<suite>--<check>.json: one file per check, since test files run in parallel; next to
- * the bench's results and, like them, not committed unless published), from which docs/readme/reliability.md's
+ * the bench's results and, like them, not committed unless published), from which the README's reliability
  * table is written.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
