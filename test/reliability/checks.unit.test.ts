@@ -97,6 +97,8 @@ function workloadOf(keys: KeyLog[]): WorkloadResult {
     duplicatesSent: 0,
     clientRetries: 0,
     retriesAfterFailure: 0,
+    concurrentUpdateAnswers: 0,
+    serverErrorAnswers: 0,
     clockJumps: 0,
     clockJumpsCrossingACycle: 0,
     keys: new Map(keys.map((k) => [`${k.accountId}\n${k.key}`, k])),

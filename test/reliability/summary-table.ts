@@ -36,7 +36,9 @@ for (const file of files) {
     .join(', ');
   const tried = fuzz
     ? `${n(t['randomRequests'])} requests on ${n(t['routes'])} routes`
-    : `${n(t['operations'])} operations (${n(t['requests'])} requests, ${n(t['concurrentDuplicates'])} concurrent duplicates, ${n(t['clientRetries'])} client retries, ${n(t['clockJumps'])} clock jumps) over ${n(t['accounts'])} accounts; ${n(t['events'])} events, ${n(t['warnings'])} warnings, ${n(t['projectionItemsCompared'])} projection items compared`;
+    : `${n(t['operations'])} operations (${n(t['requests'])} requests, ${n(t['concurrentDuplicates'])} concurrent duplicates, ${n(t['clientRetries'])} client retries, ${n(t['clockJumps'])} clock jumps) over ${n(t['accounts'])} accounts; ${n(t['events'])} events, ${n(t['warnings'])} warnings, ${n(t['projectionItemsCompared'])} projection items compared${
+        t['concurrentUpdateAnswers'] === undefined ? '' : `; answered 409 concurrent_update ${n(t['concurrentUpdateAnswers'])}, 5xx ${n(t['serverErrorAnswers'])} (each retried with its key)`
+      }`;
   const anomalies = s.anomalies.length === 0 ? '0' : `${s.anomalies.length}: ${s.anomalies.slice(0, 3).join('; ')}`;
   rows.push(`| ${s.suite} | ${s.check} | ${fuzz ? '–' : tried} | ${fuzz ? '–' : `${n(faults)} (${faultDetail})`} | ${fuzz ? tried : '–'} | ${anomalies} | ${s.seed ?? '–'} · ${s.at?.slice(0, 10) ?? ''} |`);
 }

@@ -172,6 +172,8 @@ export function triedOf(result: ScenarioResult): Record<string, number> {
     concurrentDuplicates: w.duplicatesSent,
     clientRetries: w.clientRetries,
     retriesAfterFailure: w.retriesAfterFailure,
+    concurrentUpdateAnswers: w.concurrentUpdateAnswers,
+    serverErrorAnswers: w.serverErrorAnswers,
     clockJumps: w.clockJumps,
     clockJumpsAcrossACycle: w.clockJumpsCrossingACycle,
     transactionsDroppedBeforeSending: result.transactionFaults['drop-before'],

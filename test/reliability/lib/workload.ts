@@ -64,6 +64,10 @@ export interface WorkloadResult {
   clientRetries: number;
   /** Retries of 5xx answers (only when faults are injected) and of 409 concurrent_update. */
   retriesAfterFailure: number;
+  /** Answers 409 concurrent_update (the command path's conflict retries ran out), batch records included. */
+  concurrentUpdateAnswers: number;
+  /** Answers 5xx (injected faults, or a request that outlived the local integration timeout), batch records included. */
+  serverErrorAnswers: number;
   clockJumps: number;
   clockJumpsCrossingACycle: number;
   keys: Map<string, KeyLog>;
@@ -122,6 +126,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     duplicatesSent: 0,
     clientRetries: 0,
     retriesAfterFailure: 0,
+    concurrentUpdateAnswers: 0,
+    serverErrorAnswers: 0,
     clockJumps: 0,
     clockJumpsCrossingACycle: 0,
     keys: new Map(),
@@ -144,6 +150,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   /** One request, retried with the same key while it fails in a way a client retries (5xx under faults, 409 concurrent_update). */
   const retryableAnswer = (status: number, body: any): boolean =>
     (status >= 500 && options.faultsExpected === true) || (status === 409 && body?.error?.code === 'concurrent_update');
+  const countAnswer = (status: number, body: any): void => {
+    if (status >= 500) result.serverErrorAnswers += 1;
+    if (status === 409 && body?.error?.code === 'concurrent_update') result.concurrentUpdateAnswers += 1;
+  };
 
   /** One request, retried with the same key while it fails in a way a client retries (5xx under faults, 409 concurrent_update). */
   const send = async (first: Request): Promise<ApiResponse> => {
@@ -165,6 +175,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         continue;
       }
       result.byStatus[response.status] = (result.byStatus[response.status] ?? 0) + 1;
+      countAnswer(response.status, response.body);
       record(request, response);
       const exhausted = attempt >= MAX_ATTEMPTS_AFTER_FAILURE;
       if (request.kind === 'batch' && response.status === 200) {
@@ -172,6 +183,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         // (under a new batch key), each with its own key, as a client does.
         const results = (response.body?.results ?? []) as Array<{ idempotencyKey: string; status: number; body: any }>;
         for (const r of results) {
+          countAnswer(r.status, r.body);
           if (!ALLOWED.usage.includes(r.status) && !retryableAnswer(r.status, r.body)) {
             result.anomalies.push(`batch record ${r.idempotencyKey} answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
           }
