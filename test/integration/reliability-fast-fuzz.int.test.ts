@@ -1,4 +1,4 @@
-import '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
+import { restoreLogLevel } from '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoClient } from '../../functions/lib/dynamo.js';
 import { ROUTES } from '../../infra/routes.js';
@@ -22,6 +22,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
+  restoreLogLevel();
   for (const r of results) console.log(`[reliability] ${r.route}: ${r.cases} requests, answers ${JSON.stringify(r.byStatus)}, ${r.writesOn2xx} changed the ledger (all 2xx)`);
   const anomalies = results.flatMap((r) => r.anomalies);
   await reportCheck('fast', {

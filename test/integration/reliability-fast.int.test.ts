@@ -1,5 +1,5 @@
-import '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
-import { describe, expect, it } from 'vitest';
+import { restoreLogLevel } from '../reliability/lib/quiet-logs.js'; // first: quiets the functions' loggers before they load
+import { afterAll, describe, expect, it } from 'vitest';
 import { allAnomalies, runScenario, triedOf } from '../reliability/lib/scenario.js';
 import { seedFromEnv } from '../reliability/lib/random.js';
 import { reportCheck } from '../reliability/lib/summary.js';
@@ -8,6 +8,8 @@ import { reportCheck } from '../reliability/lib/summary.js';
  * The fast part of the reliability suite, run by `npm test`: the long suite's scenario (test/reliability/) at a
  * smaller size. A failure prints its seed; `RELIABILITY_SEED=<seed>` replays it.
  */
+afterAll(() => restoreLogLevel());
+
 describe('reliability under a randomized workload with faults', { timeout: 600_000 }, () => {
   it('given 600 random operations over 12 accounts (hot accounts, concurrent duplicates, client retries, clock jumps) while transactions are dropped, cancelled or lose their answer, schedules fire twice, late or never, SNS fails and stream records arrive redelivered and out of order, then no rule breaks: no negative balance, conservation, head = fold, projections = rebuild, one grant per cycle, one warning per ThresholdCrossed, every answer matches the ledger', async () => {
     const seed = seedFromEnv();
