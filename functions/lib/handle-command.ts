@@ -132,7 +132,31 @@ export interface CommandInput {
   respond: (outcome: CommandOutcome) => StoredResponse;
 }
 
+/**
+ * Runs a command. Commands for one account that arrive while another of its commands is in flight in this process
+ * wait in the account's lane and are then decided together and written in one transaction (group commit, see
+ * `commitGroup`): on a hot account, concurrent requests to one process queue behind one write instead of racing
+ * each other to the head and losing most rounds to version conflicts. The first command of an idle account runs at
+ * once, alone, exactly as `runAlone` does. Other processes (other Lambda instances) are not in the lane: against
+ * them the version guard and the conflict retries below decide, as before.
+ */
 export async function handleCommand(input: CommandInput): Promise<CommandResult> {
+  if (!groupCommit) return runAlone(input);
+  return new Promise<CommandResult>((resolve, reject) => {
+    const waiter: Waiter = { input, resolve, reject };
+    const lane = lanes.get(input.accountId);
+    if (lane !== undefined) {
+      lane.push(waiter);
+      return;
+    }
+    const fresh = [waiter];
+    lanes.set(input.accountId, fresh);
+    void drainLane(input.accountId, fresh);
+  });
+}
+
+/** One command on its own: load, decide, append; conflicts reloaded and decided again within the retry budget. */
+async function runAlone(input: CommandInput): Promise<CommandResult> {
   const { accountId, idempotency } = input;
   const firstStarted = performance.now();
   for (let attempt = 0; ; attempt += 1) {
@@ -166,6 +190,124 @@ export async function handleCommand(input: CommandInput): Promise<CommandResult>
       await afterConflict(error, accountId, attempt, started, firstStarted);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lanes: group commit per account within a process
+
+interface Waiter {
+  input: CommandInput;
+  resolve: (result: CommandResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The commands waiting per account; an account has a lane while one of its commands is in flight. */
+const lanes = new Map<string, Waiter[]>();
+
+/**
+ * At most this many waiting commands are decided together: a usage debit with a key writes two items (its event
+ * and its idempotency record), so 49 of them and the head fill one transaction. A group whose decisions need more
+ * items is cut at a command boundary and the rest wait for the next group.
+ */
+export const MAX_GROUP_COMMANDS = Math.floor((MAX_TRANSACTION_ITEMS - 1) / 2);
+
+let groupCommit = true;
+
+/**
+ * Turns the lanes off (every command runs alone and races on the version guard, as separate processes do) or on.
+ * The reliability suite's conflict storm turns them off to stand for many Lambda instances in one process.
+ */
+export function setGroupCommit(enabled: boolean): void {
+  groupCommit = enabled;
+}
+
+async function drainLane(accountId: string, lane: Waiter[]): Promise<void> {
+  try {
+    while (lane.length > 0) {
+      const group = lane.splice(0, MAX_GROUP_COMMANDS);
+      if (group.length === 1) {
+        const [only] = group as [Waiter];
+        await runAlone(only.input).then(only.resolve, only.reject);
+      } else {
+        const deferred = await commitGroupSafely(accountId, group);
+        lane.unshift(...deferred);
+      }
+    }
+  } finally {
+    lanes.delete(accountId);
+  }
+}
+
+/** Answers every waiter of the group, one way or another; returns those cut off for the next group. */
+async function commitGroupSafely(accountId: string, group: Waiter[]): Promise<Waiter[]> {
+  try {
+    return await commitGroup(accountId, group);
+  } catch (error) {
+    for (const waiter of group) waiter.reject(error);
+    return [];
+  }
+}
+
+/**
+ * Several commands for one account, decided in their order of arrival against one state and written in one
+ * transaction: their events, the head at the last one's version and their idempotency records (or nothing of
+ * them). Each waiter then gets what it would have got alone: its response, a replay of its key's stored answer
+ * (also when an earlier command of the group carried the same key and body), or its error; refusals on an
+ * existing account are stored under their keys as `runAlone` stores them. A conflict with another process decides
+ * the whole group again, within the same retry budget as one command. Returns the waiters that did not fit the
+ * transaction: they were not written, and are decided again with the next group.
+ */
+async function commitGroup(accountId: string, group: Waiter[]): Promise<Waiter[]> {
+  const entries = group.map((waiter) => waiter.input);
+  const keys = [...new Set(entries.flatMap((entry) => (entry.idempotency === undefined ? [] : [entry.idempotency.key])))];
+  const firstStarted = performance.now();
+  for (let attempt = 0; ; attempt += 1) {
+    const started = performance.now();
+    try {
+      const loaded = await loadForCommand(accountId, keys);
+      const now = clock.now();
+      if (await caughtUpRollovers(loaded.state, now)) continue;
+
+      const { results, pending } = decideInOrder(accountId, entries, loaded, now, { nonDomainErrors: 'per-entry' });
+      const cut = firstEntryBeyondOneTransaction(entries.length, pending);
+      if (cut === 0) {
+        // The first command alone needs more than one transaction: it fails as it would alone; the rest go on.
+        const [first, ...rest] = group as [Waiter, ...Waiter[]];
+        await runAlone(first.input).then(first.resolve, first.reject);
+        return rest;
+      }
+      const written = pending.filter((p) => p.entry < cut);
+      if (written.length > 0) {
+        const last = written[written.length - 1]!;
+        await appendEvents({
+          accountId,
+          expectedVersion: loaded.state.version,
+          events: written.flatMap((p) => p.events),
+          state: last.state,
+          extraItems: written.flatMap((p) => (p.item === undefined ? [] : [p.item])),
+        });
+      }
+      for (let i = 0; i < cut; i += 1) {
+        const result = results[i]!;
+        if ('error' in result) group[i]!.reject(result.error);
+        else group[i]!.resolve(result);
+      }
+      return group.slice(cut);
+    } catch (error) {
+      await afterConflict(error, accountId, attempt, started, firstStarted);
+    }
+  }
+}
+
+/** The index of the first entry whose writes no longer fit one transaction with the ones before it (or the count). */
+function firstEntryBeyondOneTransaction(count: number, pending: readonly PendingRecord[]): number {
+  const capacity = MAX_TRANSACTION_ITEMS - 1; // the head (or its condition check)
+  let size = 0;
+  for (const p of pending) {
+    size += itemsOf(p);
+    if (size > capacity) return p.entry;
+  }
+  return count;
 }
 
 export interface BatchRecord {
@@ -211,41 +353,7 @@ async function attemptBatch(
   const now = clock.now();
   if (await caughtUpRollovers(loaded.state, now)) return undefined;
 
-  const results: BatchResult[] = [];
-  const answered = new Map<string, { requestHash: string; response: StoredResponse; here: boolean }>();
-  for (const [key, { requestHash, response }] of loaded.records) answered.set(key, { requestHash, response, here: committedHere.has(key) });
-  const pending: PendingRecord[] = [];
-  let state = loaded.state;
-
-  for (const record of records) {
-    const { key, requestHash } = record.idempotency;
-    const earlier = answered.get(key);
-    if (earlier !== undefined) {
-      // The key was answered before (stored) or earlier in this batch: the same request gets that answer.
-      results.push(
-        earlier.requestHash === requestHash ? { response: earlier.response, replayed: !earlier.here } : { error: new IdempotencyKeyReusedError(key) },
-      );
-      continue;
-    }
-    try {
-      const decided = execute(commandFor(accountId, record.command, now), state);
-      const response = record.respond({ events: decided.events, state: decided.state, now });
-      state = decided.state;
-      pending.push({ key, events: decided.events, state, item: recordItem(accountId, record.idempotency, response, state.version, now) });
-      answered.set(key, { requestHash, response, here: true });
-      results.push({ response, replayed: false });
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      results.push({ error });
-      if (isStoredRefusal(error, state)) {
-        // Stored like a success, in the same transaction as its neighbours, guarded by the head it was decided on.
-        const response = refusalResponse(error);
-        pending.push({ key, events: [], state, item: recordItem(accountId, record.idempotency, response, state.version, now) });
-        answered.set(key, { requestHash, response, here: true });
-      }
-    }
-  }
-
+  const { results, pending } = decideInOrder(accountId, records, loaded, now, { nonDomainErrors: 'throw', committedHere });
   let expectedVersion = loaded.state.version;
   for (const chunk of chunkAtRecordBoundaries(pending)) {
     const last = chunk[chunk.length - 1]!;
@@ -254,12 +362,78 @@ async function attemptBatch(
       expectedVersion,
       events: chunk.flatMap((p) => p.events),
       state: last.state,
-      extraItems: chunk.map((p) => p.item),
+      extraItems: chunk.flatMap((p) => (p.item === undefined ? [] : [p.item])),
     });
-    for (const p of chunk) committedHere.add(p.key);
+    for (const p of chunk) if (p.key !== undefined) committedHere.add(p.key);
     expectedVersion = last.state.version;
   }
   return results;
+}
+
+interface Entry {
+  idempotency?: Idempotency | undefined;
+  command: (now: Date) => Command;
+  respond: (outcome: CommandOutcome) => StoredResponse;
+}
+
+interface DecideOptions {
+  /**
+   * A batch fails as a whole on an error that is not a business rule (a defect); a group of separate requests
+   * gives it to the request that raised it, as that request would have got it alone.
+   */
+  nonDomainErrors: 'throw' | 'per-entry';
+  /**
+   * A batch's keys committed by an earlier, interrupted attempt of the same call: found stored now, they are this
+   * call's own answers (replayed: false) rather than replays. Without it (a group: one transaction, all or
+   * nothing), a key answered earlier in the same call is a replay for every later request that carries it.
+   */
+  committedHere?: ReadonlySet<string>;
+}
+
+/**
+ * Decides entries in order against one loaded state: each one's result, and what each one that is to be written
+ * writes (its events, the state after them, its idempotency record). A key already stored, or answered earlier in
+ * the call, answers the same request again and refuses another body (422 idempotency_key_reused). A refusal on an
+ * existing account is stored under its key like a success; an entry without a key stores nothing.
+ */
+function decideInOrder(accountId: string, entries: readonly Entry[], loaded: Loaded, now: Date, options: DecideOptions): { results: BatchResult[]; pending: PendingRecord[] } {
+  const { committedHere } = options;
+  const results: BatchResult[] = [];
+  /** Per key, its answer and whether this call gave it (so a later request with the key is or is not a replay). */
+  const answered = new Map<string, { requestHash: string; response: StoredResponse; here: boolean }>();
+  for (const [key, { requestHash, response }] of loaded.records) answered.set(key, { requestHash, response, here: committedHere?.has(key) ?? false });
+  const pending: PendingRecord[] = [];
+  let state = loaded.state;
+
+  entries.forEach((entry, index) => {
+    const { idempotency } = entry;
+    const earlier = idempotency === undefined ? undefined : answered.get(idempotency.key);
+    if (idempotency !== undefined && earlier !== undefined) {
+      const replayed = committedHere === undefined ? true : !earlier.here;
+      results.push(earlier.requestHash === idempotency.requestHash ? { response: earlier.response, replayed } : { error: new IdempotencyKeyReusedError(idempotency.key) });
+      return;
+    }
+    const key = idempotency?.key;
+    try {
+      const decided = execute(commandFor(accountId, entry.command, now), state);
+      const response = entry.respond({ events: decided.events, state: decided.state, now });
+      state = decided.state;
+      const item = idempotency === undefined ? undefined : recordItem(accountId, idempotency, response, state.version, now);
+      pending.push({ entry: index, key, events: decided.events, state, item });
+      if (idempotency !== undefined) answered.set(idempotency.key, { requestHash: idempotency.requestHash, response, here: true });
+      results.push({ response, replayed: false });
+    } catch (error) {
+      if (!(error instanceof DomainError) && options.nonDomainErrors === 'throw') throw error;
+      results.push({ error: error as DomainError | ApiError });
+      if (idempotency !== undefined && isStoredRefusal(error, state)) {
+        // Stored like a success, in the same transaction as its neighbours, guarded by the head it was decided on.
+        const response = refusalResponse(error);
+        pending.push({ entry: index, key, events: [], state, item: recordItem(accountId, idempotency, response, state.version, now) });
+        answered.set(idempotency.key, { requestHash: idempotency.requestHash, response, here: true });
+      }
+    }
+  });
+  return { results, pending };
 }
 
 /**
@@ -313,21 +487,29 @@ export async function handleBatchKey(
 }
 
 interface PendingRecord {
-  key: string;
+  /** The index of the entry (the batch record or the group's command) that writes this. */
+  entry: number;
+  key: string | undefined;
   events: LedgerEvent[];
   /** The state after this record. */
   state: AccountState;
-  item: Record<string, unknown>;
+  /** Its idempotency record, when it has a key. */
+  item: Record<string, unknown> | undefined;
+}
+
+/** The transaction items a record writes besides the head: its events and its idempotency record. */
+function itemsOf(record: { events: readonly unknown[]; item?: unknown }): number {
+  return record.events.length + (record.item === undefined ? 0 : 1);
 }
 
 /** Groups records so that each group's events, idempotency records and the head fit one transaction. */
-export function chunkAtRecordBoundaries<T extends { events: readonly unknown[] }>(records: readonly T[]): T[][] {
+export function chunkAtRecordBoundaries<T extends { events: readonly unknown[]; item?: unknown }>(records: readonly T[]): T[][] {
   const capacity = MAX_TRANSACTION_ITEMS - 1; // the head (or its condition check) is one item of every transaction
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const record of records) {
-    const items = record.events.length + 1;
+    const items = itemsOf(record);
     if (items > capacity) throw new RangeError(`one record needs ${items} items; a transaction holds ${capacity} besides the head`);
     if (size + items > capacity) {
       chunks.push(current);

@@ -1,5 +1,5 @@
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   AccountNotFoundError,
   DomainError,
@@ -20,6 +20,8 @@ import {
   handleCommandBatch,
   resetConflictRetryPolicy,
   setConflictRetryPolicy,
+  setGroupCommit,
+  MAX_GROUP_COMMANDS,
   type BatchRecord,
   type BatchResult,
   type CommandOutcome,
@@ -43,6 +45,7 @@ afterAll(() => resetClock());
 afterEach(() => {
   vi.restoreAllMocks();
   resetConflictRetryPolicy();
+  setGroupCommit(true);
   clock.set(T0);
 });
 
@@ -211,6 +214,8 @@ describe('one command with an idempotency key', () => {
   it('given a refusal decided on a version that another command moved before the refusal was stored, then the request is decided again on the new state and charged', async () => {
     await openAccount('refused-race');
     await reportUsage('refused-race', usageBody(70), 'spend-70');
+    // The purchase stands for another process: in this one it would wait in the account's lane behind the request.
+    setGroupCommit(false);
     const client = documentClient();
     const send = client.send.bind(client);
     let purchased = false;
@@ -299,58 +304,68 @@ describe('one command with an idempotency key', () => {
 
 // Concurrency on one DynamoDB Local shared with other test files can be slow on a busy machine: a generous budget.
 describe('concurrency', { timeout: 120_000 }, () => {
-  it('given an account that can afford 30 debits, when 50 arrive at once, then exactly 30 are charged, the others get insufficient_credits, and the balance ends at exactly 0', async () => {
-    await openAccount('burst');
-    await reportUsage('burst', usageBody(40), 'bring-to-60');
-    expect(availableBalance(await loadAccount('burst'))).toBe(60_000);
+  // The same rules hold whether concurrent commands meet in one process (its lanes group them into shared
+  // transactions) or come from separate processes (each races on the head's version guard and retries).
+  describe.each([
+    { mode: 'in one process, grouped by the account lane', grouped: true, tag: 'grouped' },
+    { mode: 'from separate processes, racing on the version guard', grouped: false, tag: 'racing' },
+  ])('$mode', ({ grouped, tag }) => {
+    beforeEach(() => setGroupCommit(grouped));
+    afterEach(() => setGroupCommit(true));
 
-    const outcomes = await settled(Array.from({ length: 50 }, (_, i) => reportUsage('burst', usageBody(2), `debit-${i}`)));
+    it('given an account that can afford 30 debits, when 50 arrive at once, then exactly 30 are charged, the others get insufficient_credits, and the balance ends at exactly 0', async () => {
+      await openAccount(`${tag}-burst`);
+      await reportUsage(`${tag}-burst`, usageBody(40), 'bring-to-60');
+      expect(availableBalance(await loadAccount(`${tag}-burst`))).toBe(60_000);
 
-    const charged = outcomes.filter((o) => 'value' in o);
-    const refused = outcomes.filter((o): o is { error: unknown } => 'error' in o);
-    expect(charged).toHaveLength(30);
-    expect(refused).toHaveLength(20);
-    for (const { error } of refused) expect(error).toBeInstanceOf(InsufficientCreditsError);
-    const events = await ledgerOf('burst');
-    expect(usageDebits(events)).toHaveLength(31);
-    expect(availableBalance(await loadAccount('burst'))).toBe(0);
-    expect(new Set(charged.map((o) => ('value' in o ? (o.value.response.body as { version: number }).version : 0))).size).toBe(30);
-  });
+      const outcomes = await settled(Array.from({ length: 50 }, (_, i) => reportUsage(`${tag}-burst`, usageBody(2), `debit-${i}`)));
 
-  it('given 20 requests with one key sent at once, then one event is appended and every request gets the same response, 19 of them as replays', async () => {
-    await openAccount('same-key');
-    const results = await Promise.all(Array.from({ length: 20 }, () => reportUsage('same-key', usageBody(3), 'only-once')));
-
-    expect(usageDebits(await ledgerOf('same-key'))).toHaveLength(1);
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-    for (const result of results) expect(result.response).toEqual(results[0]!.response);
-  });
-
-  it('given 20 requests with one key and different bodies sent at once, then exactly one applies; the others are refused as key reuse or replay it when their body is the same', async () => {
-    await openAccount('same-key-bodies');
-    const bodies = Array.from({ length: 20 }, (_, i) => usageBody(1 + (i % 4)));
-    const outcomes = await settled(bodies.map((body) => reportUsage('same-key-bodies', body, 'contested')));
-
-    const applied = outcomes.filter((o) => 'value' in o && !o.value.replayed);
-    expect(applied).toHaveLength(1);
-    const events = await ledgerOf('same-key-bodies');
-    expect(usageDebits(events)).toHaveLength(1);
-    const winner = (usageDebits(events)[0]!.data as { amount: number }).amount;
-    outcomes.forEach((outcome, i) => {
-      const sameBody = (bodies[i]!.inputTokens as number) / 2 === winner;
-      if (sameBody) expect(outcome).toMatchObject({ value: { response: (applied[0] as { value: CommandResult }).value.response } });
-      else expect((outcome as { error: unknown }).error).toBeInstanceOf(IdempotencyKeyReusedError);
+      const charged = outcomes.filter((o) => 'value' in o);
+      const refused = outcomes.filter((o): o is { error: unknown } => 'error' in o);
+      expect(charged).toHaveLength(30);
+      expect(refused).toHaveLength(20);
+      for (const { error } of refused) expect(error).toBeInstanceOf(InsufficientCreditsError);
+      const events = await ledgerOf(`${tag}-burst`);
+      expect(usageDebits(events)).toHaveLength(31);
+      expect(availableBalance(await loadAccount(`${tag}-burst`))).toBe(0);
+      expect(new Set(charged.map((o) => ('value' in o ? (o.value.response.body as { version: number }).version : 0))).size).toBe(30);
     });
-  });
 
-  it('given a pro account, when 50 debits it can afford arrive at once, then every one is charged (201), none is given up as concurrent_update', async () => {
-    await openAccount('hot', 'pro');
+    it('given 20 requests with one key sent at once, then one event is appended and every request gets the same response, 19 of them as replays', async () => {
+      await openAccount(`${tag}-same-key`);
+      const results = await Promise.all(Array.from({ length: 20 }, () => reportUsage(`${tag}-same-key`, usageBody(3), 'only-once')));
 
-    const outcomes = await settled(Array.from({ length: 50 }, (_, i) => reportUsage('hot', usageBody(1), `hot-${i}`)));
+      expect(usageDebits(await ledgerOf(`${tag}-same-key`))).toHaveLength(1);
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      for (const result of results) expect(result.response).toEqual(results[0]!.response);
+    });
 
-    expect(outcomes.filter((o) => 'error' in o)).toEqual([]);
-    expect(usageDebits(await ledgerOf('hot'))).toHaveLength(50);
-    expect(availableBalance(await loadAccount('hot'))).toBe(4_950_000);
+    it('given 20 requests with one key and different bodies sent at once, then exactly one applies; the others are refused as key reuse or replay it when their body is the same', async () => {
+      await openAccount(`${tag}-same-key-bodies`);
+      const bodies = Array.from({ length: 20 }, (_, i) => usageBody(1 + (i % 4)));
+      const outcomes = await settled(bodies.map((body) => reportUsage(`${tag}-same-key-bodies`, body, 'contested')));
+
+      const applied = outcomes.filter((o) => 'value' in o && !o.value.replayed);
+      expect(applied).toHaveLength(1);
+      const events = await ledgerOf(`${tag}-same-key-bodies`);
+      expect(usageDebits(events)).toHaveLength(1);
+      const winner = (usageDebits(events)[0]!.data as { amount: number }).amount;
+      outcomes.forEach((outcome, i) => {
+        const sameBody = (bodies[i]!.inputTokens as number) / 2 === winner;
+        if (sameBody) expect(outcome).toMatchObject({ value: { response: (applied[0] as { value: CommandResult }).value.response } });
+        else expect((outcome as { error: unknown }).error).toBeInstanceOf(IdempotencyKeyReusedError);
+      });
+    });
+
+    it('given a pro account, when 50 debits it can afford arrive at once, then every one is charged (201), none is given up as concurrent_update', async () => {
+      await openAccount(`${tag}-hot`, 'pro');
+
+      const outcomes = await settled(Array.from({ length: 50 }, (_, i) => reportUsage(`${tag}-hot`, usageBody(1), `hot-${i}`)));
+
+      expect(outcomes.filter((o) => 'error' in o)).toEqual([]);
+      expect(usageDebits(await ledgerOf(`${tag}-hot`))).toHaveLength(50);
+      expect(availableBalance(await loadAccount(`${tag}-hot`))).toBe(4_950_000);
+    });
   });
 
   /** Another writer commits a command between every read and write of the request, `times` times (or always). */
@@ -412,6 +427,114 @@ describe('concurrency', { timeout: 120_000 }, () => {
 
     const attempt = reportUsage('capped-conflict', usageBody(1), 'capped');
     await expect(attempt).rejects.toMatchObject({ code: 'concurrent_update', details: { attempts: MIN_CONFLICT_RETRIES + 3 } });
+  });
+});
+
+describe('group commit: commands that wait in one account lane', { timeout: 120_000 }, () => {
+  /** Counts the transactions sent while `run` runs. */
+  async function countingTransactions<T>(run: () => Promise<T>): Promise<{ result: T; transactions: number }> {
+    const client = documentClient();
+    const send = client.send.bind(client);
+    let transactions = 0;
+    vi.spyOn(client, 'send').mockImplementation(((command: unknown) => {
+      if (command instanceof TransactWriteCommand) transactions += 1;
+      return send(command as never);
+    }) as never);
+    const result = await run();
+    vi.restoreAllMocks();
+    return { result, transactions };
+  }
+
+  it('given 40 debits arriving at once, then they are written in far fewer transactions than requests, each charged once with its own version', async () => {
+    await openAccount('grouped-40', 'pro');
+    const { result, transactions } = await countingTransactions(() =>
+      Promise.all(Array.from({ length: 40 }, (_, i) => reportUsage('grouped-40', usageBody(1), `g40-${i}`))),
+    );
+
+    expect(transactions).toBeLessThan(10);
+    expect(result.every((r) => !r.replayed && r.response.statusCode === 201)).toBe(true);
+    expect(new Set(result.map((r) => (r.response.body as { version: number }).version)).size).toBe(40);
+    expect(usageDebits(await ledgerOf('grouped-40'))).toHaveLength(40);
+    for (let i = 0; i < 40; i += 1) expect(await storedRecord('grouped-40', `g40-${i}`)).toMatchObject({ response: { statusCode: 201 } });
+  });
+
+  it('given more commands waiting than one transaction holds, then the group is cut at a command and the rest follow: every one charged exactly once', async () => {
+    await openAccount('grouped-many', 'pro');
+    const results = await Promise.all(Array.from({ length: 3 * MAX_GROUP_COMMANDS }, (_, i) => reportUsage('grouped-many', usageBody(1), `many-${i}`)));
+
+    expect(results.filter((r) => r.response.statusCode === 201 && !r.replayed)).toHaveLength(3 * MAX_GROUP_COMMANDS);
+    expect(usageDebits(await ledgerOf('grouped-many'))).toHaveLength(3 * MAX_GROUP_COMMANDS);
+  });
+
+  it('in one group, each request gets what it would get alone: a refusal stored under its key, a key reused with another body refused, the same body replayed, a request without a key charged', async () => {
+    await openAccount('grouped-mixed');
+    await reportUsage('grouped-mixed', usageBody(90), 'to-ten');
+    const outcomes = await settled([
+      reportUsage('grouped-mixed', usageBody(1), 'first'), // runs alone; the rest wait and form one group
+      reportUsage('grouped-mixed', usageBody(4), 'four'),
+      reportUsage('grouped-mixed', usageBody(20), 'too-much'),
+      reportUsage('grouped-mixed', usageBody(4), 'four'),
+      reportUsage('grouped-mixed', usageBody(5), 'four'),
+      reportUsage('grouped-mixed', usageBody(2)),
+    ]);
+
+    expect(outcomes[0]).toMatchObject({ value: { replayed: false, response: { statusCode: 201, body: { balance: 9_000 } } } });
+    expect(outcomes[1]).toMatchObject({ value: { replayed: false, response: { statusCode: 201, body: { balance: 5_000 } } } });
+    expect((outcomes[2] as { error: unknown }).error).toBeInstanceOf(InsufficientCreditsError);
+    expect(await storedRecord('grouped-mixed', 'too-much')).toMatchObject({ response: { statusCode: 402 } });
+    expect(outcomes[3]).toEqual({ value: { replayed: true, response: (outcomes[1] as { value: CommandResult }).value.response } });
+    expect((outcomes[4] as { error: unknown }).error).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(outcomes[5]).toMatchObject({ value: { replayed: false, response: { statusCode: 201, body: { balance: 3_000 } } } });
+    expect(usageDebits(await ledgerOf('grouped-mixed'))).toHaveLength(4);
+    expect(availableBalance(await loadAccount('grouped-mixed'))).toBe(3_000);
+  });
+
+  it('a defect in one request of a group fails that request only', async () => {
+    await openAccount('grouped-defect', 'pro');
+    const broken = handleCommand({
+      accountId: 'grouped-defect',
+      idempotency: idem('broken', 'POST /v1/usage', {}),
+      command: () => {
+        throw new Error('a defect in building the command');
+      },
+      respond: respondWith(201),
+    });
+    const outcomes = await settled([reportUsage('grouped-defect', usageBody(1), 'd-0'), broken, reportUsage('grouped-defect', usageBody(1), 'd-2')]);
+
+    expect((outcomes[1] as { error: Error }).error.message).toBe('a defect in building the command');
+    expect(outcomes.filter((o) => 'value' in o)).toHaveLength(2);
+    expect(await storedRecord('grouped-defect', 'broken')).toBeUndefined();
+    expect(usageDebits(await ledgerOf('grouped-defect'))).toHaveLength(2);
+  });
+
+  it('given another process writing between the group\'s read and write, then the group is decided again on the new state: nothing lost, nothing doubled', async () => {
+    await openAccount('grouped-raced', 'pro');
+    const client = documentClient();
+    const send = client.send.bind(client);
+    let others = 0;
+    let interfering = false;
+    vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
+      if (command instanceof TransactWriteCommand && others < 3 && !interfering) {
+        interfering = true;
+        try {
+          const head = await loadAccount('grouped-raced');
+          const other = execute({ type: 'AdjustCredits', accountId: 'grouped-raced', now: T0, amount: 1, reason: 'another process' }, head);
+          await appendEvents({ accountId: 'grouped-raced', expectedVersion: head.version, events: other.events, state: other.state });
+          others += 1;
+        } finally {
+          interfering = false;
+        }
+      }
+      return send(command as never);
+    }) as never);
+
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => reportUsage('grouped-raced', usageBody(1), `r-${i}`)));
+    vi.restoreAllMocks();
+
+    expect(results.every((r) => r.response.statusCode === 201)).toBe(true);
+    const events = await ledgerOf('grouped-raced');
+    expect(usageDebits(events)).toHaveLength(12);
+    expect(events.filter((e) => e.type === 'Credited')).toHaveLength(3);
   });
 });
 

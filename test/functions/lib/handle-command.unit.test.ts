@@ -446,7 +446,8 @@ describe('the retry budget on version conflicts', () => {
 });
 
 describe('cutting a batch into transactions', () => {
-  const record = (events: number) => ({ events: Array.from({ length: events }, () => ({})) });
+  const record = (events: number) => ({ events: Array.from({ length: events }, () => ({})), item: {} });
+  const withoutKey = (events: number) => ({ events: Array.from({ length: events }, () => ({})) });
 
   it('fills each transaction up to 99 items besides the head, cutting only between records', () => {
     const records = Array.from({ length: 100 }, () => record(1)); // 2 items each: the event and the record
@@ -462,5 +463,10 @@ describe('cutting a batch into transactions', () => {
 
   it('refuses a record that alone needs more than one transaction', () => {
     expect(() => chunkAtRecordBoundaries([record(99)])).toThrow(RangeError);
+  });
+
+  it('counts no idempotency record for what has no key (a group of rollover events): 99 events fit beside the head', () => {
+    expect(chunkAtRecordBoundaries([withoutKey(60), withoutKey(39), withoutKey(1)]).map((c) => c.length)).toEqual([2, 1]);
+    expect(() => chunkAtRecordBoundaries([withoutKey(100)])).toThrow(RangeError);
   });
 });
