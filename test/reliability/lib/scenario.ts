@@ -1,5 +1,6 @@
 import type { LedgerEvent } from '../../../domain/index.js';
 import { dynamoClient } from '../../../functions/lib/dynamo.js';
+import { setGroupCommit } from '../../../functions/lib/handle-command.js';
 import { syncAll } from '../../../infra/local/services.js';
 import { startLocalApi } from '../../support/local-api.js';
 import { injectFaults, type FaultCounts, type FaultKind } from './faults.js';
@@ -31,6 +32,11 @@ export interface ScenarioOptions {
   redelivery?: boolean;
   /** Share of operations aimed at the hot accounts (a tenth of them). */
   hotShare?: number;
+  /**
+   * Whether the command path groups the commands waiting on one account (default true, as one process does).
+   * False stands for many processes: every command races on the head's version guard.
+   */
+  groupCommit?: boolean;
 }
 
 export interface ScenarioResult {
@@ -66,6 +72,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     ...(options.snsFailureRate === undefined ? {} : { snsFailureRate: options.snsFailureRate }),
   });
   const api = await startLocalApi({ services: async.services });
+  setGroupCommit(options.groupCommit ?? true);
   try {
     async.tapSns();
     const tx = options.transactionFaults ?? {};
@@ -155,6 +162,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       },
     };
   } finally {
+    setGroupCommit(true);
     await api.stop();
   }
 }
