@@ -53,6 +53,8 @@ export interface CellResult {
   statuses: Record<string, number>;
   /** Transactions cancelled by a version conflict and decided again (the last of an exhausted run included). */
   conflictRetries: number;
+  /** Transactions sent per debit answered: below 1 when the account lanes group waiting commands (group commit). */
+  transactionsPerDebit: number;
   ratioToCeiling: number;
   /** Which ceiling the ratio is to: the same concurrency, or the single client (hot account rows). */
   ceilingConcurrency: number;
@@ -412,6 +414,7 @@ function cell(
     result: value,
     statuses: value.statuses,
     conflictRetries: io.versionConflicts,
+    transactionsPerDebit: round((io.requests['TransactWriteItemsCommand'] ?? 0) / Math.max(1, value.operations), 3),
     ratioToCeiling: round(value.opsPerSecond / ceilingOpsPerSecond, 3),
     ceilingConcurrency,
   };

@@ -15,17 +15,17 @@ export function markdown(report: BenchReport): string {
   out.push('|---|---|---|---|');
   for (const t of report.targets) out.push(`| ${t.name} | ${t.measured} | ${t.target} | ${met(t.met)} |`);
   out.push('');
-  out.push('| debits | accounts | concurrency | ratio to ceiling | debits/s | p50 ms | p99 ms | conflicts retried | answers |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| debits | accounts | concurrency | ratio to ceiling | debits/s | p50 ms | p99 ms | conflicts retried | transactions per debit | answers |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of report.ceiling) {
-    out.push(`| ceiling: GetItem + TransactWriteItems(3) | ${fmt(c.accounts, 0)} | ${c.concurrency} | 1.00× | ${fmt(c.result.opsPerSecond)} | ${fmt(c.result.latency.p50Ms)} | ${fmt(c.result.latency.p99Ms)} | – | – |`);
+    out.push(`| ceiling: GetItem + TransactWriteItems(3) | ${fmt(c.accounts, 0)} | ${c.concurrency} | 1.00× | ${fmt(c.result.opsPerSecond)} | ${fmt(c.result.latency.p50Ms)} | ${fmt(c.result.latency.p99Ms)} | – | 1.00 | – |`);
   }
   for (const d of report.debits) {
     const answers = Object.entries(d.statuses)
       .map(([s, n]) => `${s}: ${n}`)
       .join(', ');
     out.push(
-      `| ${d.path} | ${d.accounts === 1 ? '1 (hot)' : fmt(d.accounts, 0)} | ${d.concurrency} | ${ratio(d.ratioToCeiling)} | ${fmt(d.result.opsPerSecond)} | ${fmt(d.result.latency.p50Ms)} | ${fmt(d.result.latency.p99Ms)} | ${fmt(d.conflictRetries, 0)} | ${answers} |`,
+      `| ${d.path} | ${d.accounts === 1 ? '1 (hot)' : fmt(d.accounts, 0)} | ${d.concurrency} | ${ratio(d.ratioToCeiling)} | ${fmt(d.result.opsPerSecond)} | ${fmt(d.result.latency.p50Ms)} | ${fmt(d.result.latency.p99Ms)} | ${fmt(d.conflictRetries, 0)} | ${(d.transactionsPerDebit ?? 1).toFixed(2)} | ${answers} |`,
     );
   }
   out.push('');
