@@ -2,6 +2,8 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   GetCommand,
+  type BatchWriteCommandInput,
+  type BatchWriteCommandOutput,
   QueryCommand,
   ScanCommand,
   TransactWriteCommand,
@@ -428,17 +430,88 @@ export class DynamoProjectionStore implements ProjectionStore {
     return items;
   }
 
-  /** Unconditional puts, 25 per request, retrying what DynamoDB leaves unprocessed (a rebuild into an empty table). */
+  /**
+   * Unconditional puts (a rebuild into an empty table): BatchWriteItem of 25, a few in flight, what DynamoDB leaves
+   * unprocessed written again after a backoff (see `batchPutItems`).
+   */
   async putItems(items: readonly Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 25) {
-      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt += 1) {
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
-    }
+    await batchPutItems((input) => this.client.send(new BatchWriteCommand(input)), this.tableName, items);
   }
+}
+
+/** DynamoDB's limit of requests in one BatchWriteItem. */
+export const BATCH_WRITE_SIZE = 25;
+
+/**
+ * Batch writes one `batchPutItems` call keeps in flight. Most accounts fill one batch; a busy one fills dozens, and
+ * four at a time write them about as fast as the store takes them (a rebuild already has several accounts in flight)
+ * without one account's burst flooding a throttled table.
+ */
+export const BATCH_WRITES_IN_FLIGHT = 4;
+
+/**
+ * Writes of one batch before its unprocessed items are given up on. Waits between them double from 50 ms up to 5 s,
+ * each a random part of that (full jitter, so batches throttled together do not retry together): about half a
+ * minute of throttling is ridden out before the rebuild stops with an error.
+ */
+export const MAX_BATCH_WRITE_ATTEMPTS = 12;
+const BATCH_BACKOFF_BASE_MS = 50;
+const BATCH_BACKOFF_CAP_MS = 5_000;
+
+/** Some items stayed unprocessed through every attempt: the table is throttled beyond what the backoff rides out. */
+export class UnprocessedItemsError extends Error {
+  override readonly name = 'UnprocessedItemsError';
+  constructor(
+    readonly tableName: string,
+    readonly unprocessed: number,
+    attempts: number,
+  ) {
+    super(`${unprocessed} items for ${tableName} were still unprocessed after ${attempts} batch writes`);
+  }
+}
+
+export type BatchWriteSend = (input: BatchWriteCommandInput) => Promise<Pick<BatchWriteCommandOutput, 'UnprocessedItems'>>;
+
+export interface BatchPutOptions {
+  inFlight?: number;
+  maxAttempts?: number;
+  /** How a backoff waits (tests pass one that records the wait instead). */
+  wait?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/**
+ * Puts `items` with BatchWriteItem, BATCH_WRITE_SIZE per request and `inFlight` requests at a time. What a response
+ * returns as UnprocessedItems is sent again after a jittered exponential backoff. After a failure no further batch
+ * starts, and the error is thrown once the batches in flight have settled.
+ */
+export async function batchPutItems(send: BatchWriteSend, tableName: string, items: readonly Item[], options: BatchPutOptions = {}): Promise<void> {
+  const { inFlight = BATCH_WRITES_IN_FLIGHT, maxAttempts = MAX_BATCH_WRITE_ATTEMPTS, wait = sleep, random = Math.random } = options;
+  const batches: Item[][] = [];
+  for (let i = 0; i < items.length; i += BATCH_WRITE_SIZE) batches.push(items.slice(i, i + BATCH_WRITE_SIZE));
+  const writeBatch = async (batch: Item[]): Promise<void> => {
+    let requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = batch.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await send({ RequestItems: { [tableName]: requests } });
+      requests = result.UnprocessedItems?.[tableName] ?? [];
+      if (requests.length === 0) return;
+      if (attempt >= maxAttempts) throw new UnprocessedItemsError(tableName, requests.length, attempt);
+      await wait(random() * Math.min(BATCH_BACKOFF_CAP_MS, BATCH_BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+    }
+  };
+  let next = 0;
+  let stopped = false;
+  const worker = async (): Promise<void> => {
+    try {
+      while (!stopped && next < batches.length) await writeBatch(batches[next++] as Item[]);
+    } catch (error) {
+      stopped = true; // start no other batch: the call fails once the ones in flight have settled
+      throw error;
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(inFlight, batches.length) }, worker));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 function classify(error: unknown): 'cursor' | 'contention' | 'other' {
