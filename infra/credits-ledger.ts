@@ -15,6 +15,7 @@ import { LedgerTables } from './constructs/ledger-tables.js';
 import { acknowledgeNag } from './constructs/nag.js';
 import { Notifications } from './constructs/notifications.js';
 import { StreamConsumer, type StreamConsumerTuning } from './constructs/stream-consumer.js';
+import { CONSUMER_EVENT_TYPES } from './constructs/stream-filters.js';
 import { ENV } from './keys.js';
 import { ROUTES, SCHEDULED, STREAM_CONSUMERS, type RouteDefinition } from './routes.js';
 import { TABLES, type TableDefinition } from './tables.js';
@@ -207,6 +208,7 @@ export class CreditsLedger extends Construct {
           function: consumer.function,
           streamArn,
           purpose: functionName(entry),
+          events: CONSUMER_EVENT_TYPES[key],
           ...STREAM_TUNING[key],
         }),
       );

@@ -3,8 +3,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ITEM_KINDS, LEDGER_KEYS } from '../keys.js';
 import { deadLetterQueue } from './dead-letter-queue.js';
+import { filterPattern, type ConsumerSelection } from './stream-filters.js';
 
 /** How one consumer reads the ledger's stream. */
 export interface StreamConsumerTuning {
@@ -21,16 +21,17 @@ export interface StreamConsumerProps extends StreamConsumerTuning {
   streamArn: string;
   /** What the consumer does, for the dead-letter queue's description. */
   purpose: string;
+  /** The event types it acts on (stream-filters.ts CONSUMER_EVENT_TYPES): the mapping hands it no other record. */
+  events: ConsumerSelection;
 }
 
 /**
- * The only filter any consumer gets: inserts of event items. Heads, idempotency and delivery records, and every
- * modify or remove, never reach a consumer (and are not billed as invocations).
+ * A consumer's filter: inserts of event items of the types it acts on. Heads, idempotency and delivery records,
+ * every modify or remove, and events of other types never reach it, and Lambda does not bill for them.
  */
-export const EVENT_INSERTS_FILTER = lambda.FilterCriteria.filter({
-  eventName: lambda.FilterRule.isEqual('INSERT'),
-  dynamodb: { NewImage: { [LEDGER_KEYS.kindAttribute]: { S: lambda.FilterRule.isEqual(ITEM_KINDS.event) } } },
-});
+export function eventFilter(events: ConsumerSelection): Record<string, unknown> {
+  return lambda.FilterCriteria.filter(filterPattern(events));
+}
 
 /**
  * One consumer of the ledger's stream: its event source mapping, and the queue where the records it could not
@@ -51,7 +52,7 @@ export class StreamConsumer extends Construct {
       eventSourceArn: props.streamArn,
       // Every event since the stream began: a consumer deployed later still sees the records the stream keeps.
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      filters: [EVENT_INSERTS_FILTER],
+      filters: [eventFilter(props.events)],
       batchSize: props.batchSize,
       // A failing batch is split in halves until the failing record is alone: the others are not held back.
       bisectBatchOnError: true,

@@ -13,14 +13,16 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { isLedgerEventInsert } from '../../functions/lib/stream-records.js';
+import { CONSUMER_EVENT_TYPES, selectsRecord } from '../constructs/stream-filters.js';
 import { STREAM_CONSUMERS } from '../routes.js';
 import type { LocalContext, LocalRoute, LocalService } from './services.js';
 
 /**
  * The local stand-in for Lambda's DynamoDB event source mappings: it reads DynamoDB Local's stream of the ledger
  * table (DescribeStream → shards → iterators from TRIM_HORIZON or after the last checkpoint → GetRecords) and
- * hands each registered consumer the same `DynamoDBStreamEvent` batches Lambda would, after the same filter
- * (inserts of event items). Each consumer behaves like its own mapping: its own checkpoint per shard, its own
+ * hands each registered consumer the same `DynamoDBStreamEvent` batches Lambda would, after the same filter as
+ * its mapping (inserts of event items of the types it acts on: CONSUMER_EVENT_TYPES). Records a consumer's filter
+ * drops are done for it without an invocation, as in Lambda. Each consumer behaves like its own mapping: its own checkpoint per shard, its own
  * retries. `batchItemFailures` are honoured like `ReportBatchItemFailures`: the records before the first
  * failure are done, the batch is retried from the failed record; after `maxRetries` the record goes to a local
  * dead-letter list and the shard moves on, so one poison record never blocks it.
@@ -35,6 +37,8 @@ export interface StreamConsumer {
   handler: StreamHandler;
   /** Records per invocation, like the mapping's BatchSize. */
   batchSize?: number;
+  /** Its mapping's filter; default the poller's `filter`. Deployed consumers get their mapping's (stream-filters.ts). */
+  filter?: (record: DynamoDBRecord) => boolean;
 }
 
 export interface DeadLetter {
@@ -103,14 +107,14 @@ export interface StreamPollerOptions {
   pollIntervalMs?: number;
   /** Retries of a failing record before it is dead-lettered (the mapping's MaximumRetryAttempts). */
   maxRetries?: number;
-  /** The mapping's filter; the default selects inserts of event items, as the deployed filter does. */
+  /** The filter of a consumer that has none of its own (`consumers`); default: every insert of an event item. */
   filter?: (record: DynamoDBRecord) => boolean;
 }
 
 /** The checkpoint file's name inside the data directory. */
 export const CHECKPOINT_FILE = 'stream-checkpoints.json';
 
-/** Deployed stream consumers (infra/routes.ts), loaded from their entry files. */
+/** Deployed stream consumers (infra/routes.ts), loaded from their entry files, each with its mapping's filter. */
 export async function deployedStreamConsumers(
   names: readonly DeployedConsumerName[] = Object.keys(STREAM_CONSUMERS) as DeployedConsumerName[],
 ): Promise<StreamConsumer[]> {
@@ -120,7 +124,8 @@ export async function deployedStreamConsumers(
       const entry = STREAM_CONSUMERS[name];
       const module = (await import(new URL(entry, root).href)) as { handler?: StreamHandler };
       if (typeof module.handler !== 'function') throw new Error(`${entry} exports no handler`);
-      return { name, handler: module.handler };
+      const events = CONSUMER_EVENT_TYPES[name];
+      return { name, handler: module.handler, filter: (record: DynamoDBRecord) => selectsRecord(events, record) };
     }),
   );
 }
@@ -398,12 +403,13 @@ export class LocalStreamPoller implements LocalService {
   private async deliver(state: ConsumerState, reader: ShardReader): Promise<void> {
     const { consumer } = state;
     const batchSize = consumer.batchSize ?? DEFAULT_BATCH_SIZE;
-    // Records the filter drops are done at once; the batch is the next `batchSize` records that pass it.
+    const filter = consumer.filter ?? this.filter;
+    // Records the filter drops are done at once, with no invocation; the batch is the next `batchSize` that pass it.
     const batch: Array<{ index: number; record: DynamoDBRecord }> = [];
     let scanned = 0;
     for (; scanned < reader.pending.length && batch.length < batchSize; scanned += 1) {
       const record = this.toLambdaRecord(reader.pending[scanned] as SdkStreamRecord);
-      if (this.filter(record)) batch.push({ index: scanned, record });
+      if (filter(record)) batch.push({ index: scanned, record });
     }
     if (batch.length === 0) {
       await this.acknowledge(consumer.name, reader, scanned);
