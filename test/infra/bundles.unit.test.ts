@@ -7,15 +7,17 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { ESM_REQUIRE_BANNER, LedgerFunction } from '../../infra/constructs/ledger-function.js';
+import { LedgerFunction } from '../../infra/constructs/ledger-function.js';
 import { REPOSITORY_ROOT } from '../../infra/credits-ledger.js';
 import { ENV } from '../../infra/keys.js';
 import { INLINE_CODE, synthesize, TEST_CONTEXT } from './synth.js';
 
 /**
- * Real bundling, with the local esbuild exactly as `cdk synth` runs it: every function's bundle is an ES module
- * that starts with the `require` banner, carries the AWS SDK inside, has a source map, and loads in Node 22
- * with a `handler` export. Bundle sizes go to test/infra/__output__/bundle-sizes.json (gitignored).
+ * Real bundling, with the local esbuild exactly as `cdk synth` runs it: every function's bundle is one CommonJS
+ * file (index.js, which Lambda's Node 22 runtime `require`s) that carries the AWS SDK inside, imports no Node
+ * built-in with `import` (an ES module import of `node:http` loads undici at start-up), has a source map beside
+ * it, and loads in Node 22 with a `handler` export. Bundle sizes go to test/infra/__output__/bundle-sizes.json
+ * (gitignored).
  */
 const BUNDLING_TIMEOUT_MS = 900_000;
 const OUTPUT_DIR = path.join(REPOSITORY_ROOT, 'test/infra/__output__');
@@ -28,18 +30,24 @@ interface Bundle {
 }
 
 function readBundle(directory: string): Bundle {
-  const file = path.join(directory, 'index.mjs');
+  const file = path.join(directory, 'index.js');
   const code = fs.readFileSync(file, 'utf8');
   return { directory, code, bytes: fs.statSync(file).size, sourceMapBytes: fs.statSync(`${file}.map`).size };
 }
 
 /**
- * Static imports of the AWS SDK left outside the bundle (Lambda would use the runtime's copy instead). The SDK's
- * error messages mention `require("@aws-sdk/…")` in plain text, so only `import … from "@aws-sdk/…"` counts here;
- * loading the bundle where no node_modules exist (loadInNode) catches any other unbundled import.
+ * Requires of the AWS SDK left outside the bundle (Lambda would use the runtime's copy instead), as esbuild writes
+ * them: after `=`, `(`, `,` and the like. The SDK's error messages mention `[require("@aws-sdk/…")]` in plain
+ * text, which does not count; loading the bundle where no node_modules exist (loadInNode) catches any other
+ * unbundled import.
  */
-function externalSdkImports(code: string): string[] {
-  return [...code.matchAll(/\bimport\s*[\w*{$][^;'"]*?\bfrom\s*["'](@aws-sdk\/[^"']+)["']/g)].map((match) => match[1]!);
+function externalSdkRequires(code: string): string[] {
+  return [...code.matchAll(/(?<=[=(,:;{}?&|!]\s*)require\(\s*["'](@aws-sdk\/[^"']+)["']\s*\)/g)].map((match) => match[1]!);
+}
+
+/** ES module syntax at the top level (`import … from`, `export`): a CommonJS bundle has none. */
+function moduleSyntax(code: string): string[] {
+  return [...code.matchAll(/(?:^|[;}\n])\s*(import\s*[\w*{$][^;'"]*?\bfrom\s*["'][^"']+["']|export\s*[{*])/g)].map((match) => match[1]!.slice(0, 60));
 }
 
 /** True when no directory from `directory` up to the root has a node_modules: imports can resolve only inside. */
@@ -51,21 +59,21 @@ function isolatedFromNodeModules(directory: string): boolean {
 }
 
 /**
- * Loads a bundle in a fresh Node (the one running the tests: Node 22), as Lambda would, from a directory with no
- * node_modules above it, so every import must be inside the bundle; optionally calls the handler.
+ * Loads a bundle in a fresh Node (the one running the tests: Node 22) as Lambda's runtime does (`require`), from a
+ * directory with no node_modules above it, so every import must be inside the bundle; optionally calls the handler.
  */
 function loadInNode(bundle: Bundle, invoke: boolean): { status: number | null; stdout: string; stderr: string } {
   expect(isolatedFromNodeModules(bundle.directory), bundle.directory).toBe(true);
   const script = [
-    "import { pathToFileURL } from 'node:url';",
-    'const mod = await import(pathToFileURL(process.argv[1]).href);',
+    "import { createRequire } from 'node:module';",
+    'const mod = createRequire(process.argv[1])(process.argv[1]);',
     "if (typeof mod.handler !== 'function') { console.error('no handler export'); process.exit(2); }",
     "if (process.argv[2] === 'invoke') console.log(JSON.stringify(await mod.handler({}, {})));",
   ].join('\n');
   const dummyEnvironment = Object.fromEntries(Object.values(ENV).filter((name) => name !== ENV.dynamodbEndpoint).map((name) => [name, `test-${name}`]));
   const result = spawnSync(
     process.execPath,
-    ['--enable-source-maps', '--input-type=module', '-e', script, path.join(bundle.directory, 'index.mjs'), invoke ? 'invoke' : 'load'],
+    ['--input-type=module', '-e', script, path.join(bundle.directory, 'index.js'), invoke ? 'invoke' : 'load'],
     { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', ...dummyEnvironment }, timeout: 60_000 },
   );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -78,7 +86,7 @@ function assetDirectory(outdir: string, template: Template, logicalId: string): 
 }
 
 describe('bundles built by the house function (local esbuild, no Docker)', { timeout: BUNDLING_TIMEOUT_MS }, () => {
-  it('given a handler using the AWS SDK, zod and a CommonJS dependency that requires a built-in, it runs as an ES module', () => {
+  it('given a handler using the AWS SDK, zod and a CommonJS dependency that requires a built-in, it runs as one CommonJS file', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'credits-ledger-bundle-'));
     try {
       const stack = new Stack(new App({ outdir }), 'Fixture');
@@ -98,8 +106,10 @@ describe('bundles built by the house function (local esbuild, no Docker)', { tim
       expect(template.toJSON().Resources[logicalId].Properties.Handler).toBe('index.handler');
 
       const bundle = readBundle(assetDirectory(outdir, template, logicalId));
-      expect(bundle.code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
-      expect(externalSdkImports(bundle.code)).toEqual([]);
+      expect(moduleSyntax(bundle.code)).toEqual([]);
+      expect(externalSdkRequires(bundle.code)).toEqual([]);
+      expect(bundle.code).toContain('require("node:os")');
+      expect(bundle.code.trimEnd().endsWith('//# sourceMappingURL=index.js.map')).toBe(true);
       expect(bundle.sourceMapBytes).toBeGreaterThan(0);
       const run = loadInNode(bundle, true);
       expect(run.stderr).toBe('');
@@ -126,8 +136,9 @@ describe('bundles built by the house function (local esbuild, no Docker)', { tim
           continue;
         }
         const bundle = readBundle(assetDirectory(outdir, template, stack.getLogicalId(fn.function.node.defaultChild as lambda.CfnFunction)));
-        expect(bundle.code.startsWith(ESM_REQUIRE_BANNER), entry).toBe(true);
-        expect(externalSdkImports(bundle.code), entry).toEqual([]);
+        expect(moduleSyntax(bundle.code), entry).toEqual([]);
+        expect(externalSdkRequires(bundle.code), entry).toEqual([]);
+        expect(bundle.sourceMapBytes, entry).toBeGreaterThan(0);
         const load = loadInNode(bundle, false);
         expect({ status: load.status, stderr: load.stderr.slice(0, 2000) }, entry).toEqual({ status: 0, stderr: '' });
         sizes[entry] = { bundleBytes: bundle.bytes, sourceMapBytes: bundle.sourceMapBytes };
