@@ -38,6 +38,31 @@ export interface PerUnitUsage {
   streamReadRequests: number;
 }
 
+/** What one stream consumer did during a measured run (bench/projections.ts ConsumerStats). */
+export interface ConsumerRun {
+  invocations: number;
+  records: number;
+  /** Sum of handler durations, ms. */
+  handlerMs: number;
+}
+
+/**
+ * The stream consumers' Lambda usage per unit of work (a debit), from a run of `units` of them: each consumer's
+ * invocations divided by the units, billed at its mean duration per invocation. Every mapping reads every event
+ * of the stream, but a consumer is invoked only for the records its filter passes (and Lambda bills nothing for
+ * the rest), so the divisor is the run's work, not the records a consumer happened to receive: a consumer that
+ * saw 3 warnings in a run of 600 debits costs 3/600 of an invocation per debit, not 1.
+ */
+export function streamConsumerLambdas(consumers: Record<string, ConsumerRun>, units: number, memoryMb: number): PerUnitUsage['lambda'] {
+  if (!(units > 0)) throw new Error(`a run of ${units} units of work prices nothing`);
+  return Object.entries(consumers).map(([what, run]) => ({
+    what,
+    invocations: round(run.invocations / units, 4),
+    billedMs: run.invocations === 0 ? 0 : Math.ceil(run.handlerMs / run.invocations),
+    memoryMb,
+  }));
+}
+
 export interface CostLine {
   what: string;
   usdPerMillion: number;

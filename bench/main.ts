@@ -12,7 +12,7 @@ import { rebuildProjections } from '../scripts/rebuild-projections.js';
 import { measureBundles, missingEntries, type BundleResult } from './bundles.js';
 import { debitItemsFromDomain, debitItemsFromTransaction, runCeiling, seedCeiling, templateSizes, type DebitItems } from './ceiling.js';
 import { debitInput, openAccounts, runCommandPathBatches, runCommandPathDebits } from './command-path.js';
-import { costPerMillion, FUNCTION_MEMORY_MB, PRICES, type CostLine, type PerUnitUsage } from './cost.js';
+import { costPerMillion, FUNCTION_MEMORY_MB, PRICES, streamConsumerLambdas, type CostLine, type PerUnitUsage } from './cost.js';
 import { runHttpBatches, runHttpBatchesSpread, runHttpDebits } from './http-path.js';
 import { captureInputs } from './lib/capture.js';
 import { diffCounters, observeDynamo, sumCounters, type DynamoObserver, type IoCounters } from './lib/dynamo-observer.js';
@@ -322,13 +322,8 @@ async function main(): Promise<void> {
       bytesWritten: round(projectionUnits.bytesWritten / projectedEvents, 0),
     });
 
-    /** Each consumer's Lambda cost per event, as measured: invocations per record and time per invocation. */
-    const consumerLambdas: PerUnitUsage['lambda'] = Object.entries(consumers).map(([name, c]) => ({
-      what: name,
-      invocations: round(c.invocations / Math.max(1, c.records), 4),
-      billedMs: Math.ceil(c.handlerMs / Math.max(1, c.invocations)),
-      memoryMb: FUNCTION_MEMORY_MB.background,
-    }));
+    /** Each consumer's Lambda cost per debit, as measured: invocations per debit of the run, time per invocation. */
+    const consumerLambdas = streamConsumerLambdas(consumers, SIZES.lagOps, FUNCTION_MEMORY_MB.background);
 
     const singleMeanMs = debits.find((d) => d.path === 'in-process (handleCommand)' && d.accounts === many.length && d.concurrency === 1)?.result.latency.meanMs ?? Number.NaN;
     const cost: BenchReport['cost'] = [];

@@ -12,6 +12,7 @@ import { summarize, type LatencySummary } from './lib/stats.js';
  * consumer having committed it (the handler returned for the batch holding it, the record not reported failed).
  */
 export interface ConsumerStats {
+  /** Handler calls by the poller: one per batch of records that passed the consumer's filter. */
   invocations: number;
   records: number;
   /** Sum of handler durations, ms. */
@@ -26,6 +27,9 @@ export class TimedConsumers {
 
   /** Wraps each deployed consumer (infra/routes.ts STREAM_CONSUMERS) in a timer. */
   async consumers(names: readonly DeployedConsumerName[]): Promise<StreamConsumer[]> {
+    // Counted from zero, so a consumer its filter never invokes still shows, with no invocations.
+    for (const name of names) this.stats[name] ??= { invocations: 0, records: 0, handlerMs: 0 };
+    // The deployed consumer's own filter comes along: the poller invokes the timer only for records it passes.
     return (await deployedStreamConsumers(names)).map((consumer) => ({ ...consumer, handler: this.timed(consumer.name, consumer.handler) }));
   }
 
