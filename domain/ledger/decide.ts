@@ -129,14 +129,14 @@ function warnIfCrossed(decision: Decision, at: Date): void {
 
 const sameContact = (a: Contact, b: Contact): boolean => a.email === b.email && a.phone === b.phone;
 
-function openAccount(command: OpenAccount, state: AccountState, catalog: Catalog): LedgerEvent[] {
+function openAccount(command: OpenAccount, state: AccountState, catalog: Catalog): Decision {
   const contact: Contact = command.contact ?? {};
   if (state.opened !== null) {
     const o = state.opened;
     const sameAnchor =
       command.cycleAnchor === undefined ? !o.anchorRequested : o.anchorRequested && command.cycleAnchor.toISOString() === o.cycleAnchor;
     // Opening again with the same settings is a no-op the caller can rely on; other settings are a conflict.
-    if (o.plan === command.plan && sameContact(o.contact, contact) && sameAnchor) return [];
+    if (o.plan === command.plan && sameContact(o.contact, contact) && sameAnchor) return new Decision(state);
     throw new AccountAlreadyExistsError(command.accountId);
   }
   const plan = planOf(catalog, command.plan);
@@ -162,7 +162,7 @@ function openAccount(command: OpenAccount, state: AccountState, catalog: Catalog
     cycleStart: window.start.toISOString(),
     cycleEnd: window.end.toISOString(),
   });
-  return decision.events;
+  return decision;
 }
 
 function recordUsage(decision: Decision, command: RecordUsage, catalog: Catalog): void {
@@ -273,6 +273,19 @@ function updateContact(decision: Decision, command: UpdateContact): void {
  * debit a second after the reset already sees the new cycle, scheduled or not.
  */
 export function decide(command: Command, state: AccountState, catalog: Catalog = DEFAULT_CATALOG): LedgerEvent[] {
+  return decision(command, state, catalog).events;
+}
+
+/**
+ * Decides and folds: the events to append and the state they lead to. The state is the one the decision folded
+ * as it emitted each event (the same `evolve`, in the same order, from the same state), so nothing is folded twice.
+ */
+export function execute(command: Command, state: AccountState, catalog: Catalog = DEFAULT_CATALOG): { events: LedgerEvent[]; state: AccountState } {
+  const decided = decision(command, state, catalog);
+  return { events: decided.events, state: decided.state };
+}
+
+function decision(command: Command, state: AccountState, catalog: Catalog): Decision {
   if (command.type === 'OpenAccount') return openAccount(command, state, catalog);
   if (state.opened === null) throw new AccountNotFoundError(command.accountId);
   const decision = new Decision(state);
@@ -300,15 +313,7 @@ export function decide(command: Command, state: AccountState, catalog: Catalog =
       throw new Error(`unhandled command ${JSON.stringify(unhandled)}`);
     }
   }
-  return decision.events;
-}
-
-/** Decides and folds: the events to append and the state they lead to. */
-export function execute(command: Command, state: AccountState, catalog: Catalog = DEFAULT_CATALOG): { events: LedgerEvent[]; state: AccountState } {
-  const events = decide(command, state, catalog);
-  let next = state;
-  for (const event of events) next = evolve(next, event);
-  return { events, state: next };
+  return decision;
 }
 
 /**

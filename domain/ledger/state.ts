@@ -89,17 +89,22 @@ function drawLots(lots: Lot[], draws: ReadonlyArray<{ lotId: string; amount: Mil
     .filter((lot) => lot.remaining > 0);
 }
 
-/** Applies one event. Pure, total over the event union; versions must follow on without gaps. */
+/**
+ * Applies one event. Pure, total over the event union; versions must follow on without gaps. Each case builds the
+ * next state in one copy of the previous one (the same keys in the same order; untouched parts are shared, never
+ * mutated).
+ */
 export function evolve(state: AccountState, event: LedgerEvent): AccountState {
   if (event.version !== state.version + 1) {
     throw new Error(`event version ${event.version} does not follow ${state.version} for account ${state.accountId}`);
   }
-  const next: AccountState = { ...state, version: event.version };
+  const version = event.version;
   switch (event.type) {
     case 'AccountOpened': {
       const { plan, contact, cycleAnchor, anchorRequested } = event.data;
       return {
-        ...next,
+        ...state,
+        version,
         accountId: event.accountId,
         opened: { plan, contact, cycleAnchor, anchorRequested },
         plan,
@@ -111,7 +116,8 @@ export function evolve(state: AccountState, event: LedgerEvent): AccountState {
     case 'Granted': {
       const d = event.data;
       const granted: AccountState = {
-        ...next,
+        ...state,
+        version,
         plan: d.plan,
         unlimited: d.unlimited,
         cycle: d.cycle,
@@ -124,43 +130,43 @@ export function evolve(state: AccountState, event: LedgerEvent): AccountState {
     case 'Debited': {
       const { split } = event.data;
       return {
-        ...next,
-        monthly: { ...next.monthly, remaining: next.monthly.remaining - split.monthly },
-        lots: split.lots.length === 0 ? next.lots : drawLots(next.lots, split.lots),
+        ...state,
+        version,
+        monthly: { ...state.monthly, remaining: state.monthly.remaining - split.monthly },
+        lots: split.lots.length === 0 ? state.lots : drawLots(state.lots, split.lots),
       };
     }
     case 'Credited': {
       const d = event.data;
       const lot: Lot = { lotId: d.lotId, credited: d.amount, remaining: d.amount, priceUsdCents: d.priceUsdCents };
       const credited: AccountState = {
-        ...next,
-        lots: d.amount > 0 ? [...next.lots, lot] : next.lots,
+        ...state,
+        version,
+        lots: d.amount > 0 ? [...state.lots, lot] : state.lots,
         paymentRefs:
           d.paymentRef === undefined || d.pack === undefined
-            ? next.paymentRefs
-            : [...next.paymentRefs, { paymentRef: d.paymentRef, pack: d.pack }],
+            ? state.paymentRefs
+            : [...state.paymentRefs, { paymentRef: d.paymentRef, pack: d.pack }],
       };
       return rearm(credited);
     }
     case 'Expired':
-      return { ...next, monthly: { ...next.monthly, remaining: next.monthly.remaining - event.data.amount } };
+      return { ...state, version, monthly: { ...state.monthly, remaining: state.monthly.remaining - event.data.amount } };
     case 'PlanChanged': {
       const d = event.data;
-      if (d.status === 'scheduled') return { ...next, pendingPlan: d.to };
-      if (d.status === 'cancelled') return { ...next, pendingPlan: null };
+      if (d.status === 'scheduled') return { ...state, version, pendingPlan: d.to };
+      if (d.status === 'cancelled') return { ...state, version, pendingPlan: null };
       // Applied: the plan itself moves with the Granted that follows; an upgrade re-anchors the cycle calendar now.
-      return {
-        ...next,
-        pendingPlan: null,
-        ...(d.startsNewCycle ? { anchor: d.effectiveAt, anchorCycle: next.cycle + 1 } : {}),
-      };
+      return d.startsNewCycle
+        ? { ...state, version, pendingPlan: null, anchor: d.effectiveAt, anchorCycle: state.cycle + 1 }
+        : { ...state, version, pendingPlan: null };
     }
     case 'ThresholdCrossed': {
-      const warned = THRESHOLDS.filter((t) => next.warned.includes(t) || event.data.crossed.includes(t));
-      return { ...next, warned };
+      const warned = THRESHOLDS.filter((t) => state.warned.includes(t) || event.data.crossed.includes(t));
+      return { ...state, version, warned };
     }
     case 'ContactUpdated':
-      return { ...next, contact: event.data.contact };
+      return { ...state, version, contact: event.data.contact };
   }
 }
 

@@ -219,6 +219,20 @@ describe('the ledger, over 1,000 random histories of commands and clock jumps on
     expect(JSON.parse(JSON.stringify(run.state))).toStrictEqual(run.state);
   }));
 
+  it('execute gives exactly the events decide gives and the state folding them onto the given state gives, key order included; a refusal throws the same error', everyHistory((run) => {
+    for (const { command, before, outcome, after } of run.steps) {
+      if ('error' in outcome) {
+        expect(() => execute(command, before)).toThrow(outcome.error);
+        continue;
+      }
+      const executed = execute(command, before);
+      expect(executed.events).toStrictEqual(outcome.events);
+      expect(executed.state).toStrictEqual(after);
+      expect(JSON.stringify(executed.state)).toBe(JSON.stringify(after));
+      if (outcome.events.length === 0) expect(executed.state).toBe(before);
+    }
+  }));
+
   it('stateAt(state, t) is exactly the state a RollOverCycles at t would leave, and a refused command leaves the state as it was', () => {
     // A moment after the last command: anywhere up to 100 days later, or a millisecond around the cycle end.
     const later = fc.oneof(
