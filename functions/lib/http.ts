@@ -16,7 +16,7 @@ import { authEnvSchema, authorize, principalOf, type AuthSettings, type Principa
 import { env } from './config.js';
 import { ApiError } from './errors.js';
 import { hashRequest, idempotencyKeySchema, refusalResponse, type Idempotency } from './idempotency.js';
-import { errorBody } from './views.js';
+import { errorBody, knownJsonText } from './views.js';
 
 /**
  * The HTTP edge every route shares (API Gateway HTTP API, payload 2.0), as one middy stack:
@@ -158,7 +158,8 @@ export function jsonResult(statusCode: number, body: unknown, headers: Record<st
   return {
     statusCode,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-    body: body === undefined ? '' : JSON.stringify(body),
+    // A command's response body was serialized once already, for its idempotency record: the same text is sent.
+    body: body === undefined ? '' : (knownJsonText(body) ?? JSON.stringify(body)),
   };
 }
 

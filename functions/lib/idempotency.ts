@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { z } from 'zod';
 import { DomainError, type DomainErrorKind } from '../../domain/index.js';
 import { BATCH_SORT_KEY, ITEM_KINDS, LEDGER_KEYS, accountPartition, batchPartition, idempotencySortKey } from '../../infra/keys.js';
-import { errorBody } from './views.js';
+import { errorBody, jsonTextOf, parsedJsonText } from './views.js';
 
 /**
  * Idempotency records (SPEC §5.3). A mutating request carries an `Idempotency-Key`; the first response to it is
@@ -52,14 +52,35 @@ export function refusalResponse(error: DomainError): StoredResponse & { body: Re
   return { statusCode: STATUS_OF_KIND[error.kind], body: errorBody(error.code, error.message, error.details) };
 }
 
-/** JSON with object keys sorted at every depth, so equal requests serialize equally whatever their key order. */
+/**
+ * JSON with object keys sorted at every depth, so equal requests serialize equally whatever their key order.
+ * Object members whose value is undefined are left out; an undefined array item is `null` and an array hole is
+ * nothing (what `[...].map(…).join(',')` makes of them); anything JSON.stringify has no text for is `null`.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i += 1) {
+      if (i > 0) text += ',';
+      const item: unknown = value[i];
+      if (item !== undefined) text += canonicalJson(item);
+      else if (i in value) text += 'null';
+    }
+    return `${text}]`;
+  }
+  const object = value as Record<string, unknown>;
+  // Default sort order: by UTF-16 code units, as `a < b` compares strings.
+  const keys = Object.keys(object).sort();
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = object[key];
+    if (member === undefined) continue;
+    text += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+    first = false;
+  }
+  return `${text}}`;
 }
 
 /**
@@ -67,8 +88,14 @@ export function canonicalJson(value: unknown): string {
  * parsed body). Two bodies that differ only in key order or whitespace hash the same.
  */
 export function hashRequest(request: unknown): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+  return sha256Hex(canonicalJson(request));
 }
+
+/** Node's one-shot digest where it has one (20.12, 22), else a Hash object: the same digest either way. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 export function idempotencyExpiresAt(now: Date): number {
   return Math.floor(now.getTime() / 1000) + IDEMPOTENCY_RETENTION_SECONDS;
@@ -91,7 +118,7 @@ export interface IdempotencyRecord {
  * the first response itself.
  */
 function storedResponseAttribute(response: StoredResponse): Record<string, unknown> {
-  return response.body === undefined ? { statusCode: response.statusCode } : { statusCode: response.statusCode, bodyJson: JSON.stringify(response.body) };
+  return response.body === undefined ? { statusCode: response.statusCode } : { statusCode: response.statusCode, bodyJson: jsonTextOf(response.body) };
 }
 
 export function idempotencyItem(record: IdempotencyRecord): Record<string, unknown> {
@@ -121,7 +148,7 @@ const storedRecordSchema = z.object({
 });
 
 function storedResponseOf(attribute: z.output<typeof storedRecordSchema>['response']): StoredResponse {
-  return { statusCode: attribute.statusCode, body: attribute.bodyJson === undefined ? attribute.body : (JSON.parse(attribute.bodyJson) as unknown) };
+  return { statusCode: attribute.statusCode, body: attribute.bodyJson === undefined ? attribute.body : parsedJsonText(attribute.bodyJson) };
 }
 
 export function itemToIdempotencyRecord(item: Record<string, unknown>): IdempotencyRecord {

@@ -195,3 +195,37 @@ export interface ErrorBody {
 export const errorBody = (code: string, message: string, details: Record<string, unknown> = {}): ErrorBody => ({
   error: { code, message, details },
 });
+
+/**
+ * The JSON text of response bodies whose text was already made, by body object. A command's response is turned
+ * into text once: its idempotency record keeps that text (idempotency.ts), and the HTTP edge sends the same text
+ * (http.ts `jsonResult`) rather than serializing the body a second time; a replay sends the stored text itself.
+ * Bodies are never changed once built, so a body's text stays its text.
+ */
+const jsonTexts = new WeakMap<object, string>();
+
+/** `JSON.stringify(body)`, made once per body object. */
+export function jsonTextOf(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return JSON.stringify(body);
+  let text = jsonTexts.get(body);
+  if (text === undefined) {
+    text = JSON.stringify(body);
+    jsonTexts.set(body, text);
+  }
+  return text;
+}
+
+/** The text already made for this body by `jsonTextOf` or `parsedJsonText`, if any. */
+export function knownJsonText(body: unknown): string | undefined {
+  return typeof body === 'object' && body !== null ? jsonTexts.get(body) : undefined;
+}
+
+/**
+ * `JSON.parse(text)`, remembering `text` as the parsed value's text. Only for text that JSON.stringify made (a
+ * stored response): serializing what it parses to gives that same text back, so the text can stand for it.
+ */
+export function parsedJsonText(text: string): unknown {
+  const value = JSON.parse(text) as unknown;
+  if (typeof value === 'object' && value !== null) jsonTexts.set(value, text);
+  return value;
+}
