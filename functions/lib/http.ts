@@ -163,8 +163,21 @@ export function jsonResult(statusCode: number, body: unknown, headers: Record<st
   };
 }
 
-const rawBodyOf = (event: HttpEvent): Buffer | undefined =>
-  event.body === undefined || event.body === null ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+/** Any UTF-16 surrogate: a string without one is well-formed, and UTF-8 round trips leave it as it is. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * The request body as API Gateway delivered it: its size in bytes and its text (UTF-8). A text body is used as it
+ * is, measured without copying; only a base64 body, or text with surrogates (where a lone one becomes U+FFFD, as
+ * decoding its UTF-8 bytes gives), goes through a buffer.
+ */
+function rawBodyOf(event: HttpEvent): { bytes: number; text: () => string } | undefined {
+  const body = event.body;
+  if (body === undefined || body === null) return undefined;
+  if (!event.isBase64Encoded && !SURROGATE.test(body)) return { bytes: Buffer.byteLength(body, 'utf8'), text: () => body };
+  const buffer = Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8');
+  return { bytes: buffer.length, text: () => buffer.toString('utf8') };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Middlewares
@@ -195,9 +208,9 @@ function parseRequest(
     }
 
     const raw = rawBodyOf(event);
-    if (raw !== undefined && raw.length > MAX_BODY_BYTES) {
-      throw new ApiError(413, 'payload_too_large', `The request body is ${raw.length} bytes; at most ${MAX_BODY_BYTES} are accepted.`, {
-        bytes: raw.length,
+    if (raw !== undefined && raw.bytes > MAX_BODY_BYTES) {
+      throw new ApiError(413, 'payload_too_large', `The request body is ${raw.bytes} bytes; at most ${MAX_BODY_BYTES} are accepted.`, {
+        bytes: raw.bytes,
         limit: MAX_BODY_BYTES,
       });
     }
@@ -216,7 +229,7 @@ function parseRequest(
 
     let json: unknown;
     if (bodySchema !== undefined) {
-      const text = raw?.toString('utf8') ?? '';
+      const text = raw?.text() ?? '';
       if (text.trim() === '') throw new ApiError(400, 'invalid_json', 'This route needs a JSON body.');
       try {
         json = JSON.parse(text);

@@ -196,6 +196,26 @@ describe('size, key, JSON and schema', () => {
     expect(big.statusCode).toBe(413);
   });
 
+  it('counts a text body by its UTF-8 bytes, not its characters', async () => {
+    const { handler } = writeHandler();
+    const head = '{"credits":1,"note":"';
+    const accented = (bytes: number): string => head + 'x' + 'é'.repeat((bytes - head.length - 3) / 2) + '"}';
+    expect(Buffer.byteLength(accented(MAX_BODY_BYTES))).toBe(MAX_BODY_BYTES);
+    expect((await handler(event({ body: accented(MAX_BODY_BYTES) }), context)).statusCode).toBe(201);
+    const over = await handler(event({ body: accented(MAX_BODY_BYTES + 2) }), context);
+    expect(over.statusCode).toBe(413);
+    expect(json(over).error.details).toEqual({ bytes: MAX_BODY_BYTES + 2, limit: MAX_BODY_BYTES });
+  });
+
+  it('reads a text body as its UTF-8 bytes decode: a lone surrogate becomes U+FFFD, a pair stays', async () => {
+    const { handler, seen } = writeHandler();
+    const lone = await handler(event({ body: '{"credits":1,"note":"a\uD800b"}' }), context);
+    expect(lone.statusCode).toBe(201);
+    expect(seen[0]?.body.note).toBe('a\uFFFDb');
+    await handler(event({ body: '{"credits":1,"note":"a\uD83D\uDE00b"}' }), context);
+    expect(seen[1]?.body.note).toBe('a😀b');
+  });
+
   it('given no Idempotency-Key on a write, then 400 idempotency_key_required; more than 255 characters or a space, 400 invalid_idempotency_key', async () => {
     const { handler, seen } = writeHandler();
     const missing = await handler(event({ headers: { 'Idempotency-Key': '' }, body: '{"credits":1}' }), context);
