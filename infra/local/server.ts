@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { finished } from 'node:stream/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -63,7 +64,18 @@ export function authorizerFor(authorization: string | undefined, customerAccount
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   const token = match?.[1];
   if (token === undefined) return undefined;
-  const iam = (roleArn: string, session: string): Authorizer => ({
+  if (token === DEV_TOKENS.service) return iamAuthorizer(LOCAL_SERVICE_ROLE_ARN, token);
+  if (token === DEV_TOKENS.finance) return iamAuthorizer(LOCAL_FINANCE_ROLE_ARN, token);
+  if (token.startsWith(DEV_TOKENS.customerPrefix) && token.length > DEV_TOKENS.customerPrefix.length) {
+    const accountId = token.slice(DEV_TOKENS.customerPrefix.length);
+    return { jwt: { claims: { [customerAccountClaim]: accountId, sub: token }, scopes: null }, principalId: '', integrationLatency: 0 };
+  }
+  return undefined;
+}
+
+/** The IAM authorizer context of a session of `roleArn`, as API Gateway reports an assumed role. */
+function iamAuthorizer(roleArn: string, session: string): Authorizer {
+  return {
     iam: {
       accessKey: 'ASIALOCALDEVELOPMENT',
       accountId: LOCAL_AWS_ACCOUNT,
@@ -73,14 +85,7 @@ export function authorizerFor(authorization: string | undefined, customerAccount
       userArn: roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + `/${session}`,
       userId: `AROALOCAL:${session}`,
     },
-  });
-  if (token === DEV_TOKENS.service) return iam(LOCAL_SERVICE_ROLE_ARN, token);
-  if (token === DEV_TOKENS.finance) return iam(LOCAL_FINANCE_ROLE_ARN, token);
-  if (token.startsWith(DEV_TOKENS.customerPrefix) && token.length > DEV_TOKENS.customerPrefix.length) {
-    const accountId = token.slice(DEV_TOKENS.customerPrefix.length);
-    return { jwt: { claims: { [customerAccountClaim]: accountId, sub: token }, scopes: null }, principalId: '', integrationLatency: 0 };
-  }
-  return undefined;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -258,8 +263,19 @@ const json = (res: ServerResponse, statusCode: number, body: unknown, headers: R
 const errorJson = (res: ServerResponse, statusCode: number, code: string, message: string, details: Record<string, unknown> = {}): void =>
   json(res, statusCode, { error: { code, message, details } });
 
-/** Reads the body, stopping (and answering 413, as API Gateway does) past its payload quota. */
+/**
+ * Reads the body, stopping (and answering 413, as API Gateway does) past its payload quota. A body that declares
+ * its length within the quota (the usual case) cannot run past it (node:http delivers exactly that many bytes), so
+ * it is collected from its chunks without the per-chunk promises of an async iteration.
+ */
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) <= MAX_GATEWAY_PAYLOAD_BYTES) {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await finished(req);
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -284,28 +300,44 @@ function writeResult(res: ServerResponse, result: unknown): void {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(r.headers ?? {})) headers[name.toLowerCase()] = String(value);
   if (r.cookies !== undefined && r.cookies.length > 0) headers['set-cookie'] = r.cookies;
-  const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body, r.isBase64Encoded === true ? 'base64' : 'utf8');
+  if (r.body !== undefined && r.isBase64Encoded !== true) {
+    // Text is written as UTF-8 by the socket itself: the same bytes as a Buffer made of it, without the copy.
+    headers['content-length'] = String(Buffer.byteLength(r.body, 'utf8'));
+    res.writeHead(r.statusCode ?? 200, headers);
+    res.end(r.body, 'utf8');
+    return;
+  }
+  const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body, 'base64');
   headers['content-length'] = String(body.length);
   res.writeHead(r.statusCode ?? 200, headers);
   res.end(body);
 }
 
+/** The parts of a route's Lambda context that do not change between requests, made once per route. */
+const functionNames = new WeakMap<RouteDefinition, { functionName: string; invokedFunctionArn: string; logGroupName: string }>();
+const ignore = (): undefined => undefined;
+
 function lambdaContext(route: RouteDefinition, requestId: string): Context {
-  const functionName = `credits-${route.entry.split('/').at(-1)?.replace(/\.ts$/, '') ?? 'handler'}`;
+  let names = functionNames.get(route);
+  if (names === undefined) {
+    const functionName = `credits-${route.entry.split('/').at(-1)?.replace(/\.ts$/, '') ?? 'handler'}`;
+    names = { functionName, invokedFunctionArn: `arn:aws:lambda:us-east-1:${LOCAL_AWS_ACCOUNT}:function:${functionName}`, logGroupName: `/aws/lambda/${functionName}` };
+    functionNames.set(route, names);
+  }
   const deadline = Date.now() + INTEGRATION_TIMEOUT_MS;
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName,
+    functionName: names.functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:${LOCAL_AWS_ACCOUNT}:function:${functionName}`,
+    invokedFunctionArn: names.invokedFunctionArn,
     memoryLimitInMB: '1024',
     awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
+    logGroupName: names.logGroupName,
     logStreamName: 'local',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    done: ignore,
+    fail: ignore,
+    succeed: ignore,
   };
 }
 
