@@ -10,11 +10,12 @@ import {
   UnprocessedItemsError,
   type BatchWriteSend,
 } from '../../functions/lib/projection-store.js';
-import { forEachInFlight } from '../../scripts/rebuild-projections.js';
+import { forEachInFlight, SharedBatchWriter } from '../../scripts/rebuild-projections.js';
 
 /**
  * How a rebuild writes: BatchWriteItem of 25 with a few requests in flight, UnprocessedItems sent again after a
- * growing wait, and accounts taken from the listing a bounded number at a time. DynamoDB is a fake `send` here
+ * growing wait, the items of the accounts in flight sharing batches, and accounts taken from the listing a bounded
+ * number at a time. DynamoDB is a fake `send` here
  * that keeps what it was asked to put; waits are recorded, not slept.
  */
 
@@ -135,6 +136,112 @@ describe('batch puts of a rebuild', () => {
       expect(sent.map((ids) => ids.length).sort((a, b) => a - b)).toEqual([1, 5, 25]);
       expect(sent.flat().sort()).toEqual([...items.map(idOf), idOf(items[0] as Item)].sort());
     });
+  });
+});
+
+describe('batches shared by the accounts in flight', () => {
+  /** A `put` of one batch that answers when the test says so, keeping every batch it was given. */
+  function gatedPut(): { put: (batch: Item[]) => Promise<void>; batches: Item[][]; open: number; answer(index: number, error?: Error): void } {
+    const answers: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+    const gate = {
+      batches: [] as Item[][],
+      open: 0,
+      put: (batch: Item[]) =>
+        new Promise<void>((resolve, reject) => {
+          gate.batches.push(batch);
+          gate.open += 1;
+          answers.push({
+            resolve: () => {
+              gate.open -= 1;
+              resolve();
+            },
+            reject: (e) => {
+              gate.open -= 1;
+              reject(e);
+            },
+          });
+        }),
+      answer: (index: number, error?: Error) => {
+        const a = answers[index] as (typeof answers)[number];
+        if (error === undefined) a.resolve();
+        else a.reject(error);
+      },
+    };
+    return gate;
+  }
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const accountItemsOf = (account: string, n: number): Item[] => Array.from({ length: n }, (_, i) => ({ pk: `${account}#${i}` }));
+
+  it('given ten accounts of 12 items arriving while the one batch allowed is out, then they go out in full batches of 25, each item once', async () => {
+    const gate = gatedPut();
+    const writer = new SharedBatchWriter(gate.put, 1);
+    const accounts = Array.from({ length: 10 }, (_, a) => accountItemsOf(`A${a}`, 12));
+    const done = accounts.map((items) => writer.write(items));
+    // The first account's items went out at once (there was room); the other 108 wait, then fill batches of 25.
+    for (let i = 0; gate.batches.length > i || gate.open > 0; i += 1) {
+      gate.answer(i);
+      await turn();
+    }
+    await Promise.all(done);
+    expect(gate.batches.map((b) => b.length)).toEqual([12, 25, 25, 25, 25, 8]);
+    expect(gate.batches.flat().map(idOf).sort()).toEqual(accounts.flat().map(idOf).sort());
+  });
+
+  it('an account is done only once every one of its items is written, even when they span two batches', async () => {
+    const gate = gatedPut();
+    const writer = new SharedBatchWriter(gate.put, 2);
+    let secondDone = false;
+    void writer.write(accountItemsOf('first', 20));
+    const second = writer.write(accountItemsOf('second', 10)).then(() => {
+      secondDone = true;
+    });
+    expect(gate.batches.map((b) => b.length)).toEqual([20, 10]);
+    await writer.write([]); // nothing to write: done at once
+    gate.answer(1);
+    await turn();
+    expect(secondDone).toBe(true);
+
+    const third = writer.write(accountItemsOf('third', 30));
+    let thirdDone = false;
+    void third.then(() => {
+      thirdDone = true;
+    });
+    await turn();
+    expect(gate.batches.map((b) => b.length)).toEqual([20, 10, 25]); // one slot was free
+    gate.answer(2);
+    await turn();
+    expect(thirdDone).toBe(false); // 5 of its items are still to go
+    expect(gate.batches.map((b) => b.length)).toEqual([20, 10, 25, 5]);
+    gate.answer(3);
+    await second;
+    await third;
+    expect(thirdDone).toBe(true);
+  });
+
+  it('never has more batches out than its limit', async () => {
+    const gate = gatedPut();
+    const writer = new SharedBatchWriter(gate.put, 3);
+    let most = 0;
+    const done = Array.from({ length: 8 }, (_, a) => writer.write(accountItemsOf(`A${a}`, 30)));
+    for (let i = 0; i < gate.batches.length; i += 1) {
+      most = Math.max(most, gate.open);
+      gate.answer(i);
+      await turn();
+    }
+    await Promise.all(done);
+    expect(most).toBe(3);
+    expect(gate.batches.flat()).toHaveLength(8 * 30);
+  });
+
+  it('given a batch that fails, then the accounts with items in it fail, and an account not in it is still written', async () => {
+    const gate = gatedPut();
+    const writer = new SharedBatchWriter(gate.put, 2);
+    const a = writer.write(accountItemsOf('a', 25));
+    const b = writer.write(accountItemsOf('b', 5));
+    gate.answer(0, new Error('throttled for good'));
+    gate.answer(1);
+    await expect(a).rejects.toThrow('throttled for good');
+    await expect(b).resolves.toBeUndefined();
   });
 });
 
