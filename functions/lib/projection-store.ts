@@ -443,16 +443,17 @@ export class DynamoProjectionStore implements ProjectionStore {
 export const BATCH_WRITE_SIZE = 25;
 
 /**
- * Batch writes one `batchPutItems` call keeps in flight. Most accounts fill one batch; a busy one fills dozens, and
- * four at a time write them about as fast as the store takes them (a rebuild already has several accounts in flight)
- * without one account's burst flooding a throttled table.
+ * Batch writes one `batchPutItems` call keeps in flight when it is given more than 25 items (the rebuild's finance
+ * months, up to 32 per month): a few at a time, so a caller that already runs several calls at once (the rebuild's
+ * shared batches) does not multiply its requests against a throttled table.
  */
 export const BATCH_WRITES_IN_FLIGHT = 4;
 
 /**
  * Writes of one batch before its unprocessed items are given up on. Waits between them double from 50 ms up to 5 s,
- * each a random part of that (full jitter, so batches throttled together do not retry together): about half a
- * minute of throttling is ridden out before the rebuild stops with an error.
+ * each a random part of that (full jitter, so batches throttled together do not retry together): up to 26 s of
+ * waiting (13 s on average) before the rebuild stops with an error rather than spin against a throttled table. (A
+ * request refused as a whole, ProvisionedThroughputExceeded, is retried by the SDK itself first.)
  */
 export const MAX_BATCH_WRITE_ATTEMPTS = 12;
 const BATCH_BACKOFF_BASE_MS = 50;
