@@ -1,5 +1,5 @@
 import { DEFAULT_CATALOG, type Catalog, type Plan } from '../catalog/catalog.js';
-import { priceUsage } from '../catalog/charge.js';
+import { priceUsage, type Charge } from '../catalog/charge.js';
 import { addMonths, cycleIndexAt, cycleWindow } from '../cycles.js';
 import { millicreditsToCredits, type Millicredits } from '../money.js';
 import type {
@@ -10,6 +10,7 @@ import type {
   PurchasePack,
   RecordUsage,
   UpdateContact,
+  UsageInput,
 } from './commands.js';
 import {
   AccountAlreadyExistsError,
@@ -23,7 +24,7 @@ import {
   UnknownPackError,
   UnknownPlanError,
 } from './errors.js';
-import { THRESHOLDS, type Contact, type EventData, type LedgerEvent, type LedgerEventType, type Split } from './events.js';
+import { THRESHOLDS, type Contact, type EventData, type LedgerEvent, type LedgerEventType, type Split, type UsageRecord } from './events.js';
 import { availableBalance, evolve, isBelowThreshold, type AccountState } from './state.js';
 
 /** Usage may be reported a little ahead of the ledger's clock (clock skew between services), not more. */
@@ -181,21 +182,26 @@ function recordUsage(decision: Decision, command: RecordUsage, catalog: Catalog)
     split,
     unlimited: s.unlimited,
     cycle: s.cycle,
-    usage: {
-      feature: usage.feature,
-      ...(usage.model === undefined ? {} : { model: usage.model }),
-      ...(usage.quality === undefined ? {} : { quality: usage.quality }),
-      ...(usage.inputTokens === undefined ? {} : { inputTokens: usage.inputTokens }),
-      ...(usage.outputTokens === undefined ? {} : { outputTokens: usage.outputTokens }),
-      ...(usage.units === undefined ? {} : { units: usage.units }),
-      ...(usage.chatbotId === undefined ? {} : { chatbotId: usage.chatbotId }),
-      occurredAt: occurredAt.toISOString(),
-      quantity: charge.quantity,
-      rate: charge.rate,
-      catalogVersion: catalog.version,
-    },
+    usage: usageRecord(usage, occurredAt, charge, catalog),
   });
   warnIfCrossed(decision, now);
+}
+
+/** What a Debited event records of the usage: the fields reported (those left out stay out), then the charge's basis. */
+function usageRecord(usage: UsageInput, occurredAt: Date, charge: Charge, catalog: Catalog): UsageRecord {
+  // Built field by field in this order, without a temporary object per optional field.
+  const record: Partial<UsageRecord> = { feature: usage.feature };
+  if (usage.model !== undefined) record.model = usage.model;
+  if (usage.quality !== undefined) record.quality = usage.quality;
+  if (usage.inputTokens !== undefined) record.inputTokens = usage.inputTokens;
+  if (usage.outputTokens !== undefined) record.outputTokens = usage.outputTokens;
+  if (usage.units !== undefined) record.units = usage.units;
+  if (usage.chatbotId !== undefined) record.chatbotId = usage.chatbotId;
+  record.occurredAt = occurredAt.toISOString();
+  record.quantity = charge.quantity;
+  record.rate = charge.rate;
+  record.catalogVersion = catalog.version;
+  return record as UsageRecord;
 }
 
 function purchasePack(decision: Decision, command: PurchasePack, catalog: Catalog): void {

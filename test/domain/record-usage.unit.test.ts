@@ -38,6 +38,17 @@ describe('given a free account with all 100 credits', () => {
     expect(balanceOf(state)).toBe(96.398);
   });
 
+  it('when usage arrives, then its record holds the fields reported, in one order, and none of those left out', () => {
+    const chatbot = given(fresh).when(usage(now, { feature: 'chatbot', model: 'mini', inputTokens: 100, outputTokens: 5, chatbotId: 'bot-7' }));
+    const [debit] = chatbot.then([{ type: 'Debited' }]).events;
+    const recorded = debit?.type === 'Debited' ? debit.data.usage : undefined;
+    expect(Object.keys(recorded ?? {})).toEqual(['feature', 'model', 'inputTokens', 'outputTokens', 'chatbotId', 'occurredAt', 'quantity', 'rate', 'catalogVersion']);
+
+    const [image] = given(fresh).when(usage(now, { feature: 'image', quality: 'hd' })).then([{ type: 'Debited' }]).events;
+    const imageRecord = image?.type === 'Debited' ? image.data.usage : undefined;
+    expect(Object.keys(imageRecord ?? {})).toEqual(['feature', 'quality', 'occurredAt', 'quantity', 'rate', 'catalogVersion']);
+  });
+
   it('when chat/mini usage of 333 tokens arrives, then 0.167 credits are debited', () => {
     given(fresh)
       .when(usage(now, { feature: 'chat', model: 'mini', inputTokens: 333 }))
