@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Amounts are integer millicredits (1 credit = 1,000 mc). No floating point touches a stored amount:

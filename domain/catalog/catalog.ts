@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The catalog is versioned data, validated when it is loaded: adding a model or a pack is a data change.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Every event of an account's ledger. Amounts are integer millicredits; times are ISO-8601 UTC strings.

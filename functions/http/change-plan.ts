@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LedgerEvent } from '../../domain/index.js';
 import { handleCommand } from '../lib/handle-command.js';
 import { commandOutput, httpHandler, routeOf } from '../lib/http.js';

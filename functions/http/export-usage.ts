@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccountNotFoundError, millicreditsToCredits } from '../../domain/index.js';
 import type { UsageRecordView } from '../../domain/projections/index.js';
 import { clock } from '../lib/clock.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_CATALOG, millicreditsToCredits } from '../../domain/index.js';
 import { balanceAt, isBelowPercent, percentOfAllocation, type AccountProjection, type BalanceAt } from '../../domain/projections/index.js';
 import { clock } from '../lib/clock.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { millicreditsToCredits } from '../../domain/index.js';
 import { financeReport, type FinanceReportValues } from '../../domain/projections/index.js';
 import { clock } from '../lib/clock.js';

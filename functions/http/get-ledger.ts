@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccountNotFoundError } from '../../domain/index.js';
 import { loadAccount, readLedgerPage } from '../lib/event-store.js';
 import { httpHandler, routeOf } from '../lib/http.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccountNotFoundError, millicreditsToCredits } from '../../domain/index.js';
 import { groupUsage, lineOfRecord, type UsageGroup, type UsageLine, type UsageTotals } from '../../domain/projections/index.js';
 import { clock } from '../lib/clock.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_CATALOG, contactSchema } from '../../domain/index.js';
 import { handleCommand } from '../lib/handle-command.js';
 import { accountIdSchema, commandOutput, httpHandler, routeOf } from '../lib/http.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { handleBatchKey, handleCommandBatch, type BatchRecord, type BatchResult } from '../lib/handle-command.js';
 import { ApiError } from '../lib/errors.js';
 import { commandOutput, errorResponse, fieldIssues, httpHandler, logger, requestHash, routeOf } from '../lib/http.js';

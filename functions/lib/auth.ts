@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Access } from '../../infra/routes.js';
 import { ENV } from '../../infra/keys.js';
 import { ApiError } from './errors.js';

@@ -9,7 +9,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError } from '../../domain/index.js';
 import { ROUTES, type RouteDefinition } from '../../infra/routes.js';
 import { authEnvSchema, authorize, principalOf, type AuthSettings, type Principal } from './auth.js';

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError, type DomainErrorKind } from '../../domain/index.js';
 import { BATCH_SORT_KEY, ITEM_KINDS, LEDGER_KEYS, accountPartition, batchPartition, idempotencySortKey } from '../../infra/keys.js';
 import { errorBody, jsonTextOf, parsedJsonText } from './views.js';

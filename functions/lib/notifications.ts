@@ -1,5 +1,5 @@
 import { PublishCommand, SNSClient, SubscribeCommand, type MessageAttributeValue, type PublishCommandInput, type SubscribeCommandInput } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { millicreditsToCredits, type Contact, type Millicredits, type Threshold } from '../../domain/index.js';
 import { ENV } from '../../infra/keys.js';
 import { env } from './config.js';

@@ -5,7 +5,7 @@ import {
   SchedulerClient,
   type CreateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV } from '../../infra/keys.js';
 import { env } from './config.js';
 
