@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { projectAccount } from '../domain/projections/index.js';
 import { dynamoClient, documentClient, resetClients } from '../functions/lib/dynamo.js';
 import { ledgerTableName } from '../functions/lib/config.js';
-import { readEvents } from '../functions/lib/event-store.js';
+import { LISTING_PAGE_SIZE, readEvents } from '../functions/lib/event-store.js';
 import { accountItems, BATCH_WRITE_SIZE, DynamoProjectionStore, FinanceAccumulator, projectionsTableName } from '../functions/lib/projection-store.js';
 import { ENV, ITEM_KINDS, LEDGER_KEYS } from '../infra/keys.js';
 import { createTableInput } from '../infra/local/dynamodb-local.js';
@@ -94,12 +94,8 @@ export const ACCOUNTS_IN_FLIGHT = 16;
  */
 export const SHARED_BATCHES_IN_FLIGHT = 6;
 
-/**
- * Items one page of the account listing (a Scan of the ledger for head items) examines. Without a Limit, DynamoDB
- * Local reads the whole rest of the table for each 1 MB page: listing 1,002 accounts in a ledger of 39,000 items
- * took 26 s that way and 2 s with pages of 1,000. In AWS a 1 MB page holds about that many ledger items anyway.
- */
-export const LISTING_PAGE_SIZE = 1000;
+/** Items one page of the account listing examines (see event-store.ts); in AWS a 1 MB page holds about that many. */
+export { LISTING_PAGE_SIZE };
 
 /**
  * Segments of the parallel Scan that lists the accounts. The listing reads every item of the ledger (events and

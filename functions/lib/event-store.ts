@@ -267,11 +267,17 @@ export async function listAccountIdsPage(opts: { limit?: number; cursor?: string
   };
 }
 
-/** Every account id, page after page (for rebuilding projections and verifying the ledger). */
+/**
+ * Items a listing scan reads per page. A page without a `Limit` reads up to 1 MB; DynamoDB Local then rereads the
+ * rest of the table for every page (a ledger of 40,000 items took some 26 s to list, against 2 s in pages of 1,000).
+ */
+export const LISTING_PAGE_SIZE = 1_000;
+
+/** Every account id, page after page (for rebuilding projections, verifying the ledger, the local scheduler). */
 export async function* listAccountIds(opts: { pageSize?: number } = {}): AsyncIterable<string> {
   let cursor: string | undefined;
   do {
-    const page = await listAccountIdsPage({ ...(opts.pageSize === undefined ? {} : { limit: opts.pageSize }), ...(cursor === undefined ? {} : { cursor }) });
+    const page = await listAccountIdsPage({ limit: opts.pageSize ?? LISTING_PAGE_SIZE, ...(cursor === undefined ? {} : { cursor }) });
     yield* page.accountIds;
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined);
