@@ -6,10 +6,9 @@ import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import cliProgress from 'cli-progress';
 import { projectAccount } from '../domain/projections/index.js';
 import { dynamoClient, documentClient, resetClients } from '../functions/lib/dynamo.js';
-import { ledgerTableName } from '../functions/lib/config.js';
-import { LISTING_PAGE_SIZE, readEvents } from '../functions/lib/event-store.js';
+import { LISTING_PAGE_SIZE, readEvents, scanAccountIds } from '../functions/lib/event-store.js';
 import { accountItems, BATCH_WRITE_SIZE, DynamoProjectionStore, FinanceAccumulator, projectionsTableName } from '../functions/lib/projection-store.js';
-import { ENV, ITEM_KINDS, LEDGER_KEYS } from '../infra/keys.js';
+import { ENV } from '../infra/keys.js';
 import { createTableInput } from '../infra/local/dynamodb-local.js';
 import { PROJECTIONS_TABLE } from '../infra/tables.js';
 
@@ -164,28 +163,15 @@ function listAccounts(onPage: (found: number) => void): AsyncIterable<string> {
 /** One segment's account ids, page after page; the next page is read while this one's accounts are taken. */
 async function* listSegment(segment: number, onPage: (found: number) => void): AsyncIterable<string> {
   const read = (startKey: Record<string, unknown> | undefined) =>
-    documentClient().send(
-      new ScanCommand({
-        TableName: ledgerTableName(),
-        FilterExpression: '#kind = :head',
-        ProjectionExpression: '#accountId',
-        ExpressionAttributeNames: { '#kind': LEDGER_KEYS.kindAttribute, '#accountId': 'accountId' },
-        ExpressionAttributeValues: { ':head': ITEM_KINDS.head },
-        ConsistentRead: true,
-        Limit: LISTING_PAGE_SIZE,
-        Segment: segment,
-        TotalSegments: LISTING_SEGMENTS,
-        ExclusiveStartKey: startKey,
-      }),
-    );
+    scanAccountIds({ limit: LISTING_PAGE_SIZE, startKey, segment: { index: segment, of: LISTING_SEGMENTS } });
   let page = read(undefined);
   for (;;) {
-    const { Items = [], LastEvaluatedKey } = await page;
-    const following = LastEvaluatedKey === undefined ? null : read(LastEvaluatedKey);
+    const { accountIds, lastKey } = await page;
+    const following = lastKey === undefined ? null : read(lastKey);
     // If the rebuild stops before it gets there, the read ahead must not fail the process as an unhandled rejection.
     following?.catch(() => undefined);
-    onPage(Items.length);
-    for (const item of Items) yield String(item.accountId);
+    onPage(accountIds.length);
+    yield* accountIds;
     if (following === null) return;
     page = following;
   }

@@ -249,6 +249,22 @@ export async function listAccountIdsPage(opts: { limit?: number; cursor?: string
     }
     if (startKey === null || typeof startKey !== 'object') throw new InvalidCursorError();
   }
+  const page = await scanAccountIds({ ...(opts.limit === undefined ? {} : { limit: opts.limit }), startKey });
+  return {
+    accountIds: page.accountIds,
+    nextCursor: page.lastKey === undefined ? null : Buffer.from(JSON.stringify(page.lastKey), 'utf8').toString('base64url'),
+  };
+}
+
+/**
+ * One page of a consistent scan of the head items (every opened account has exactly one): their account ids and
+ * where the scan stopped (undefined at the end). `segment` reads one part of a parallel scan.
+ */
+export async function scanAccountIds(opts: {
+  limit?: number;
+  startKey?: Record<string, unknown> | undefined;
+  segment?: { index: number; of: number };
+}): Promise<{ accountIds: string[]; lastKey: Record<string, unknown> | undefined }> {
   const page = await documentClient().send(
     new ScanCommand({
       TableName: ledgerTableName(),
@@ -258,13 +274,11 @@ export async function listAccountIdsPage(opts: { limit?: number; cursor?: string
       ExpressionAttributeValues: { ':head': ITEM_KINDS.head },
       ConsistentRead: true,
       ...(opts.limit === undefined ? {} : { Limit: opts.limit }),
-      ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      ...(opts.startKey === undefined ? {} : { ExclusiveStartKey: opts.startKey }),
+      ...(opts.segment === undefined ? {} : { Segment: opts.segment.index, TotalSegments: opts.segment.of }),
     }),
   );
-  return {
-    accountIds: (page.Items ?? []).map((item) => String(item.accountId)),
-    nextCursor: page.LastEvaluatedKey === undefined ? null : Buffer.from(JSON.stringify(page.LastEvaluatedKey), 'utf8').toString('base64url'),
-  };
+  return { accountIds: (page.Items ?? []).map((item) => String(item.accountId)), lastKey: page.LastEvaluatedKey };
 }
 
 /**

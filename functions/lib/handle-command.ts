@@ -137,13 +137,16 @@ export interface CommandInput {
  * wait in the account's lane and are then decided together and written in one transaction (group commit, see
  * `commitGroup`): on a hot account, concurrent requests to one process queue behind one write instead of racing
  * each other to the head and losing most rounds to version conflicts. The first command of an idle account runs at
- * once, alone, exactly as `runAlone` does. Other processes (other Lambda instances) are not in the lane: against
+ * once, as a group of one. Other processes (other Lambda instances) are not in the lane: against
  * them the version guard and the conflict retries below decide, as before.
  */
 export async function handleCommand(input: CommandInput): Promise<CommandResult> {
-  if (!groupCommit) return runAlone(input);
   return new Promise<CommandResult>((resolve, reject) => {
     const waiter: Waiter = { input, resolve, reject };
+    if (!groupCommit) {
+      void commitGroupSafely(input.accountId, [waiter]);
+      return;
+    }
     const lane = lanes.get(input.accountId);
     if (lane !== undefined) {
       lane.push(waiter);
@@ -153,43 +156,6 @@ export async function handleCommand(input: CommandInput): Promise<CommandResult>
     lanes.set(input.accountId, fresh);
     void drainLane(input.accountId, fresh);
   });
-}
-
-/** One command on its own: load, decide, append; conflicts reloaded and decided again within the retry budget. */
-async function runAlone(input: CommandInput): Promise<CommandResult> {
-  const { accountId, idempotency } = input;
-  const firstStarted = performance.now();
-  for (let attempt = 0; ; attempt += 1) {
-    const started = performance.now();
-    try {
-      const loaded = await loadForCommand(accountId, idempotency === undefined ? [] : [idempotency.key]);
-      if (idempotency !== undefined) {
-        const stored = loaded.records.get(idempotency.key);
-        if (stored !== undefined) return replay(stored, idempotency);
-      }
-      const now = clock.now();
-      if (await caughtUpRollovers(loaded.state, now)) continue;
-
-      const command = commandFor(accountId, input.command, now);
-      let decided: { events: LedgerEvent[]; state: AccountState };
-      try {
-        decided = execute(command, loaded.state);
-      } catch (error) {
-        if (idempotency !== undefined && isStoredRefusal(error, loaded.state)) {
-          const stored = recordItem(accountId, idempotency, refusalResponse(error), loaded.state.version, now);
-          await appendEvents({ accountId, expectedVersion: loaded.state.version, events: [], state: loaded.state, extraItems: [stored] });
-        }
-        throw error;
-      }
-      const { events, state } = decided;
-      const response = input.respond({ events, state, now });
-      const extraItems = idempotency === undefined ? [] : [recordItem(accountId, idempotency, response, state.version, now)];
-      await appendEvents({ accountId, expectedVersion: loaded.state.version, events, state, extraItems });
-      return { response, replayed: false };
-    } catch (error) {
-      await afterConflict(error, accountId, attempt, started, firstStarted);
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -224,14 +190,8 @@ export function setGroupCommit(enabled: boolean): void {
 async function drainLane(accountId: string, lane: Waiter[]): Promise<void> {
   try {
     while (lane.length > 0) {
-      const group = lane.splice(0, MAX_GROUP_COMMANDS);
-      if (group.length === 1) {
-        const [only] = group as [Waiter];
-        await runAlone(only.input).then(only.resolve, only.reject);
-      } else {
-        const deferred = await commitGroupSafely(accountId, group);
-        lane.unshift(...deferred);
-      }
+      const deferred = await commitGroupSafely(accountId, lane.splice(0, MAX_GROUP_COMMANDS));
+      lane.unshift(...deferred);
     }
   } finally {
     lanes.delete(accountId);
@@ -249,11 +209,11 @@ async function commitGroupSafely(accountId: string, group: Waiter[]): Promise<Wa
 }
 
 /**
- * Several commands for one account, decided in their order of arrival against one state and written in one
+ * One command, or several for one account, decided in their order of arrival against one state and written in one
  * transaction: their events, the head at the last one's version and their idempotency records (or nothing of
  * them). Each waiter then gets what it would have got alone: its response, a replay of its key's stored answer
  * (also when an earlier command of the group carried the same key and body), or its error; refusals on an
- * existing account are stored under their keys as `runAlone` stores them. A conflict with another process decides
+ * existing account are stored under their keys. A conflict with another process decides
  * the whole group again, within the same retry budget as one command. Returns the waiters that did not fit the
  * transaction: they were not written, and are decided again with the next group.
  */
@@ -271,10 +231,10 @@ async function commitGroup(accountId: string, group: Waiter[]): Promise<Waiter[]
       const { results, pending } = decideInOrder(accountId, entries, loaded, now, { nonDomainErrors: 'per-entry' });
       const cut = firstEntryBeyondOneTransaction(entries.length, pending);
       if (cut === 0) {
-        // The first command alone needs more than one transaction: it fails as it would alone; the rest go on.
-        const [first, ...rest] = group as [Waiter, ...Waiter[]];
-        await runAlone(first.input).then(first.resolve, first.reject);
-        return rest;
+        // The first command alone needs more than one transaction (idle rollovers are written apart, so no command
+        // should): it fails on its own, writing nothing; the rest go on.
+        group[0]!.reject(new RangeError(`a command on "${accountId}" needs more than ${MAX_TRANSACTION_ITEMS} items in one transaction`));
+        return group.slice(1);
       }
       const written = pending.filter((p) => p.entry < cut);
       if (written.length > 0) {
@@ -300,7 +260,7 @@ async function commitGroup(accountId: string, group: Waiter[]): Promise<Waiter[]
 }
 
 /** The index of the first entry whose writes no longer fit one transaction with the ones before it (or the count). */
-function firstEntryBeyondOneTransaction(count: number, pending: readonly PendingRecord[]): number {
+export function firstEntryBeyondOneTransaction(count: number, pending: ReadonlyArray<{ entry: number; events: readonly unknown[]; item?: unknown }>): number {
   const capacity = MAX_TRANSACTION_ITEMS - 1; // the head (or its condition check)
   let size = 0;
   for (const p of pending) {

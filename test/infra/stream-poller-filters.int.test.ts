@@ -1,14 +1,13 @@
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fold, type LedgerEvent } from '../../domain/index.js';
-import { ManualClock } from '../../functions/lib/clock.js';
 import { appendEvents } from '../../functions/lib/event-store.js';
 import { parseLedgerEventRecord } from '../../functions/lib/stream-records.js';
 import { selectsRecord } from '../../infra/constructs/stream-filters.js';
-import type { LocalContext } from '../../infra/local/services.js';
 import { deployedStreamConsumers, LocalStreamPoller, type StreamConsumer } from '../../infra/local/stream-poller.js';
 import { LedgerBuilder, openAccount, spend } from '../domain/projections/ledger-builder.js';
 import { useTestTables } from '../support/dynamodb.js';
+import { localContext } from '../support/local-context.js';
 
 /**
  * The local stream poller hands each consumer what its event source mapping would: only the records its filter
@@ -21,21 +20,6 @@ const pollers: LocalStreamPoller[] = [];
 afterEach(async () => {
   for (const poller of pollers.splice(0)) await poller.stop();
 });
-
-function context(): LocalContext {
-  const t = tables();
-  return {
-    endpoint: t.endpoint,
-    region: 'us-east-1',
-    dynamodb: t.client,
-    clock: new ManualClock(),
-    tables: t.names,
-    ledgerTable: t.names.Ledger as string,
-    ledgerStreamArn: undefined,
-    dataDir: undefined,
-    log: () => undefined,
-  };
-}
 
 /** A consumer with a given filter that records each invocation's event types instead of acting on them. */
 function probe(name: string, filter: (record: DynamoDBRecord) => boolean) {
@@ -79,7 +63,7 @@ describe('the local stream poller’s filters', () => {
     const planChangesOnly = probe('planChangesOnly', (record) => selectsRecord(['PlanChanged'], record));
     const poller = new LocalStreamPoller({ mappings: [], consumers: [...Object.values(probes).map((p) => p.consumer), planChangesOnly.consumer] });
     pollers.push(poller);
-    await poller.start(context());
+    await poller.start(localContext(tables()));
     await poller.sync();
 
     expect(probes.projectLedger!.invocations.flat()).toEqual(types);

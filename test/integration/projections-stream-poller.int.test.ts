@@ -1,13 +1,12 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fold, type LedgerEvent } from '../../domain/index.js';
-import { ManualClock } from '../../functions/lib/clock.js';
 import { appendEvents } from '../../functions/lib/event-store.js';
 import { parseLedgerEventRecord } from '../../functions/lib/stream-records.js';
-import type { LocalContext } from '../../infra/local/services.js';
 import { LocalStreamPoller, MemoryCheckpointStore, type StreamConsumer } from '../../infra/local/stream-poller.js';
 import { LedgerBuilder, openAccount, spend } from '../domain/projections/ledger-builder.js';
 import { useTestTables } from '../support/dynamodb.js';
+import { localContext } from '../support/local-context.js';
 
 /**
  * The local stand-in for the event source mapping, on DynamoDB Local's real stream of the ledger table: the same
@@ -24,24 +23,9 @@ afterEach(async () => {
   for (const poller of pollers.splice(0)) await poller.stop();
 });
 
-function context(): LocalContext {
-  const t = tables();
-  return {
-    endpoint: t.endpoint,
-    region: 'us-east-1',
-    dynamodb: t.client,
-    clock: new ManualClock(),
-    tables: t.names,
-    ledgerTable: t.names.Ledger as string,
-    ledgerStreamArn: undefined,
-    dataDir: undefined,
-    log: () => undefined,
-  };
-}
-
 async function started(poller: LocalStreamPoller): Promise<LocalStreamPoller> {
   pollers.push(poller);
-  await poller.start(context());
+  await poller.start(localContext(tables()));
   return poller;
 }
 

@@ -10,6 +10,7 @@ import { IdempotencyKeyReusedError } from '../../../functions/lib/errors.js';
 import {
   DEFAULT_CONFLICT_RETRY_POLICY,
   chunkAtRecordBoundaries,
+  firstEntryBeyondOneTransaction,
   handleBatchKey,
   handleCommand,
   mayRetry,
@@ -463,6 +464,13 @@ describe('cutting a batch into transactions', () => {
 
   it('refuses a record that alone needs more than one transaction', () => {
     expect(() => chunkAtRecordBoundaries([record(99)])).toThrow(RangeError);
+  });
+
+  it('cuts a group of commands at the first one whose writes no longer fit one transaction; 0 when the first alone does not fit', () => {
+    const pending = (entry: number, events: number) => ({ entry, events: Array.from({ length: events }, () => ({})), item: {} });
+    expect(firstEntryBeyondOneTransaction(3, [pending(0, 1), pending(1, 1), pending(2, 1)])).toBe(3);
+    expect(firstEntryBeyondOneTransaction(4, [pending(0, 60), pending(2, 37), pending(3, 1)])).toBe(3);
+    expect(firstEntryBeyondOneTransaction(2, [pending(0, 99), pending(1, 1)])).toBe(0);
   });
 
   it('counts no idempotency record for what has no key (a group of rollover events): 99 events fit beside the head', () => {

@@ -23,7 +23,11 @@ function reversedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reversedKeys);
   if (value === null || typeof value !== 'object') return value;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value).reverse()) copy[key] = reversedKeys((value as Record<string, unknown>)[key]);
+  // defineProperty, not assignment: a parsed body may have an own "__proto__" member, which `copy[key] =` would
+  // turn into the copy's prototype.
+  for (const key of Object.keys(value).reverse()) {
+    Object.defineProperty(copy, key, { value: reversedKeys((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+  }
   return copy;
 }
 
@@ -53,6 +57,13 @@ describe('the request hash', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps an own "__proto__" member of a parsed body, so two bodies that differ only there hash differently', () => {
+    const one = JSON.parse('{"__proto__":1,"a":2}') as unknown;
+    const two = JSON.parse('{"__proto__":3,"a":2}') as unknown;
+    expect(canonicalJson(one)).toBe('{"__proto__":1,"a":2}');
+    expect(hashRequest(one)).not.toBe(hashRequest(two));
   });
 
   it('leaves out members that are undefined, writes null for an undefined item, nothing for a hole, and {} for a Date', () => {
